@@ -30,3 +30,7 @@ class ShapeError(TinyCompressError, ValueError):
 
 class TrainingDivergedError(TinyCompressError):
     """The loss became NaN or infinite during training."""
+
+
+class ExerciseError(TinyCompressError):
+    """Solution markers in the source are malformed or disagree with the exercise task list."""
