@@ -446,3 +446,42 @@ def restore(
         text = (base / rel).read_text(encoding="utf-8")
         (Path(copy) / rel).write_text(stub_source(text, rel, {task_id}), encoding="utf-8")
     return paths
+
+
+def sync_notebook(path: str | os.PathLike[str], chapter: str | None = None) -> bool:
+    """Make the notebook at ``path`` end with :func:`notebook_section` of its chapter.
+
+    The chapter defaults to the file stem (``chapters/03_pruning.ipynb`` -> ``03_pruning``). A
+    last cell that is an Exercises section is replaced, otherwise one is appended; every other
+    cell, outputs included, is kept as it is, and the file is written the way nbformat writes
+    it (sorted keys, one-space indent), atomically. Returns True if the file changed.
+    """
+    path = Path(path)
+    chapter = path.stem if chapter is None else chapter
+    text = path.read_text(encoding="utf-8")
+    notebook = json.loads(text)
+    source = notebook_section(chapter)
+    cell: dict[str, Any] = {
+        "cell_type": "markdown",
+        "metadata": {},
+        "source": source.splitlines(keepends=True),
+    }
+    if (notebook.get("nbformat"), notebook.get("nbformat_minor", 0)) >= (4, 5):
+        cell["id"] = "exercises"
+    cells = notebook["cells"]
+    last = cells[-1] if cells else None
+    if (
+        last
+        and last["cell_type"] == "markdown"
+        and "".join(last["source"]).startswith("## Exercises")
+    ):
+        cells[-1] = cell
+    else:
+        cells.append(cell)
+    updated = json.dumps(notebook, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+    if updated == text:
+        return False
+    staging = path.with_name(f".{path.name}.tmp")
+    staging.write_text(updated, encoding="utf-8")
+    os.replace(staging, path)
+    return True
