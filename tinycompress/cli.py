@@ -1,0 +1,152 @@
+"""The ``tinycompress`` command: a thin shell over the library's functions.
+
+Every command that takes a model takes a zoo name (meaning its shipped checkpoint, or the bare
+architecture for models that ship none) or a path to a checkpoint. Every command that reads
+data takes ``--data DIR`` (a folder in MNIST's IDX layout). Every command that reports takes
+``--json``. A :class:`~tinycompress.errors.TinyCompressError` is printed as one line on stderr
+with exit status 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from . import zoo
+from .checkpoint import load_model, save_model
+from .data import Normalization, load_arrays, load_split
+from .errors import CheckpointError, TinyCompressError
+from .model import Sequential, format_summary
+from .train import evaluate, train_with_recipe
+
+
+def resolve_model(arg: str) -> tuple[Sequential, dict[str, Any]]:
+    """A zoo name or a checkpoint path -> ``(model, meta)``."""
+    if arg in zoo.PRETRAINED:
+        return zoo.load_pretrained(arg)
+    path = Path(arg)
+    if path.is_file():
+        return load_model(path)
+    if arg in zoo.BUILDERS:
+        return zoo.build(arg), {}
+    raise CheckpointError(
+        f"{arg!r} is neither a zoo name ({', '.join(sorted(zoo.BUILDERS))}) nor an existing file"
+    )
+
+
+def normalization_of(meta: dict[str, Any], data: str | None) -> Normalization:
+    """The input normalisation a model was trained with (fitted on ``data`` if unrecorded)."""
+    if "normalization" in meta:
+        return Normalization(**meta["normalization"])
+    return Normalization.fit(load_split("train", data).images)
+
+
+def _emit(args: argparse.Namespace, result: dict[str, Any], text: str) -> None:
+    print(json.dumps(result, indent=2) if args.json else text)
+
+
+# --- commands ------------------------------------------------------------------------------
+
+
+def cmd_summary(args: argparse.Namespace) -> None:
+    model, _ = resolve_model(args.model)
+    summary = model.summary()
+    _emit(args, summary, format_summary(summary))
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    model, meta = resolve_model(args.model)
+    X, y = load_arrays("test", args.data, normalization_of(meta, args.data), args.limit)
+    result = {"model": args.model, **evaluate(model, X, y)}
+    _emit(args, result, f"{args.model}: accuracy {result['accuracy']:.4%}  error "
+                        f"{result['error']:.2%}  on {result['n']} test images")
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    recipe = zoo.RECIPES.get(args.model)
+    overrides = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "momentum",
+                                               "weight_decay", "shift")
+                 if getattr(args, k) is not None}
+    if recipe is None:
+        raise CheckpointError(
+            f"no training recipe for {args.model!r}; known: {sorted(zoo.RECIPES)}"
+        )
+    recipe = type(recipe)(**{**recipe.__dict__, **overrides})
+    train = load_split("train", args.data)
+    norm = Normalization.fit(train.images)
+    X, y = norm(train.images), train.labels
+    if args.limit:
+        X, y = X[: args.limit], y[: args.limit]
+    model = zoo.build(args.model, num_classes=train.num_classes,
+                      input_shape=(1, *train.images.shape[1:]), seed=args.seed)
+    start = time.perf_counter()
+    history = train_with_recipe(model, X, y, recipe, seed=args.seed, progress=not args.json)
+    seconds = time.perf_counter() - start
+    Xt, yt = load_arrays("test", args.data, norm)
+    result = evaluate(model, Xt, yt)
+    meta = {"recipe": recipe.__dict__, "seed": args.seed, "normalization": norm.to_json(),
+            "train_seconds": round(seconds, 1), "test": result,
+            "data_sha256": train.sha256, "final_train_loss": history[-1].loss}
+    save_model(model, args.out, meta)
+    _emit(args, {"model": args.model, "out": str(args.out), **meta},
+          f"{args.model}: test error {result['error']:.2%} after {recipe.epochs} epochs "
+          f"({seconds:.0f} s); saved {args.out}")
+
+
+# --- parser --------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tinycompress", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, func: Any, help: str, model: bool = True, data: bool = False,
+            json_flag: bool = True) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        if model:
+            p.add_argument("model", metavar="MODEL_OR_PATH", help="zoo name or checkpoint path")
+        if data:
+            p.add_argument("--data", metavar="DIR", default=None,
+                           help="folder with IDX files in MNIST's layout (default: shipped MNIST)")
+        if json_flag:
+            p.add_argument("--json", action="store_true", help="print one JSON object")
+        p.set_defaults(func=func)
+        return p
+
+    add("summary", cmd_summary, "per-layer output shapes, parameters, MultAdds and bytes")
+
+    p = add("evaluate", cmd_evaluate, "test accuracy and error on the 10k test images", data=True)
+    p.add_argument("--limit", type=int, default=None, help="evaluate on the first N images only")
+
+    p = add("train", cmd_train, "train a zoo model from scratch with its recipe", data=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, required=True, help="where to write the checkpoint")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--momentum", type=float)
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--shift", type=int, help="random translation augmentation, in pixels")
+    p.add_argument("--limit", type=int, default=None, help="train on the first N images only")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except TinyCompressError as exc:
+        print(f"tinycompress {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
