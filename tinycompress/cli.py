@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import zoo
+from . import prune, zoo
 from .checkpoint import load_model, save_model
 from .data import Normalization, load_arrays, load_split
 from .errors import CheckpointError, TinyCompressError
@@ -97,6 +97,57 @@ def cmd_train(args: argparse.Namespace) -> None:
           f"({seconds:.0f} s); saved {args.out}")
 
 
+def _parse_per_layer(text: str) -> dict[str, float]:
+    try:
+        pairs = [item.split("=") for item in text.split(",") if item]
+        return {name.strip(): float(value) for name, value in pairs}
+    except ValueError as exc:
+        raise CheckpointError(
+            f"--per-layer expects NAME=SPARSITY pairs separated by commas, e.g. "
+            f"fc1=0.92,fc2=0.91; got {text!r}"
+        ) from exc
+
+
+def cmd_prune(args: argparse.Namespace) -> None:
+    model, meta = resolve_model(args.model)
+    norm = normalization_of(meta, args.data)
+    X, y = load_arrays("train", args.data, norm, args.limit)
+    Xt, yt = load_arrays("test", args.data, norm)
+    if args.recipe is not None:
+        if args.recipe not in prune.RECIPES:
+            raise CheckpointError(f"unknown pruning recipe {args.recipe!r}; "
+                                  f"known: {sorted(prune.RECIPES)}")
+        recipe = prune.RECIPES[args.recipe]
+    else:
+        base_lr = meta.get("recipe", {}).get("lr", 0.1)
+        retrain = prune.Recipe(
+            epochs=args.retrain_epochs, batch_size=args.batch_size,
+            lr=args.lr if args.lr is not None else base_lr / 10, shift=args.shift)
+        if args.per_layer is not None:
+            targets = _parse_per_layer(args.per_layer)
+        elif args.sparsity is not None:
+            targets = {lay.name: args.sparsity for lay in prune.prunable_layers(model)}
+        else:
+            prune.masks_from_zeros(model)
+            for lay in prune.prunable_layers(model):
+                prune.prune_layer(lay, prune.quality_threshold(lay.params["W"], args.quality))
+            targets = prune.current_sparsities(model)
+        recipe = prune.PruneRecipe(targets=targets, rounds=args.rounds, retrain=retrain)
+    start = time.perf_counter()
+    rounds = prune.run_recipe(model, recipe, X, y, X_val=Xt, y_val=yt, seed=args.seed,
+                              progress=not args.json)
+    result = evaluate(model, Xt, yt)
+    out_meta = {**meta, "source": args.model, "prune_recipe": recipe.to_json(),
+                "prune_rounds": [r.to_json() for r in rounds], "test": result,
+                "kept": prune.kept_fraction(model), "layer_table": prune.layer_table(model),
+                "prune_seconds": round(time.perf_counter() - start, 1)}
+    save_model(model, args.out, out_meta)
+    _emit(args, {"model": args.model, "out": str(args.out), **out_meta},
+          f"{args.model}: {out_meta['kept']:.2%} of the weights kept, test error "
+          f"{result['error']:.2%}; saved {args.out}\n"
+          + prune.format_table(out_meta["layer_table"]))
+
+
 # --- parser --------------------------------------------------------------------------------
 
 
@@ -132,6 +183,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weight-decay", type=float)
     p.add_argument("--shift", type=int, help="random translation augmentation, in pixels")
     p.add_argument("--limit", type=int, default=None, help="train on the first N images only")
+
+    p = add("prune", cmd_prune, "magnitude pruning with retraining (Han et al. 2015)", data=True)
+    how = p.add_mutually_exclusive_group(required=True)
+    how.add_argument("--sparsity", type=float, help="fraction removed from every layer")
+    how.add_argument("--quality", type=float, help="threshold = QUALITY x std per layer")
+    how.add_argument("--per-layer", metavar="L=S,...", help="per-layer sparsity, e.g. fc1=0.92")
+    how.add_argument("--recipe", help=f"a named recipe: {', '.join(sorted(prune.RECIPES))}")
+    p.add_argument("--rounds", type=int, default=1, help="prune/retrain rounds (geometric)")
+    p.add_argument("--retrain-epochs", type=int, default=2, help="retraining epochs per round")
+    p.add_argument("--lr", type=float, help="retraining learning rate (default: original / 10)")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--shift", type=int, default=0, help="random shifts while retraining")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit", type=int, default=None, help="retrain on the first N images only")
+    p.add_argument("--out", type=Path, required=True, help="where to write the checkpoint")
     return parser
 
 

@@ -69,6 +69,9 @@ RECIPES: dict[str, Recipe] = {
 PRETRAINED: dict[str, str] = {
     "lenet-300-100": "checkpoints/lenet-300-100.npz",
     "lenet5": "checkpoints/lenet5.npz",
+    # Pruned by `tinycompress prune NAME --recipe NAME` (recipes in tinycompress.prune).
+    "lenet-300-100-pruned": "checkpoints/lenet-300-100-pruned.npz",
+    "lenet5-pruned": "checkpoints/lenet5-pruned.npz",
 }
 """Zoo names of shipped checkpoints, relative to :func:`tinycompress.data.data_dir`."""
 
