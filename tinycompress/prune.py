@@ -442,12 +442,12 @@ RECIPES: dict[str, PruneRecipe] = {
     # Han et al. 2015, Table 3 rates with fc1 at 7%: 7.5% of the weights kept overall. The
     # original learning rate is 0.01; retraining at half of it with random shifts of 2 pixels.
     "lenet5": PruneRecipe(
-        targets={"conv1": 0.34, "conv2": 0.88, "fc1": 0.93, "fc2": 0.81}, rounds=4,
+        targets={"conv1": 0.34, "conv2": 0.88, "fc1": 0.93, "fc2": 0.81}, rounds=3,
         retrain=Recipe(epochs=2, batch_size=64, lr=0.005, shift=2), final_epochs=3),
     # Further, for the Deep Compression pipeline (~4.4% kept); start from the 8% model.
     "lenet5-dc": PruneRecipe(
         targets={"conv1": 0.34, "conv2": 0.88, "fc1": 0.963, "fc2": 0.81}, rounds=2,
-        retrain=Recipe(epochs=2, batch_size=64, lr=0.005, shift=2), final_epochs=3),
+        retrain=Recipe(epochs=2, batch_size=64, lr=0.005, shift=2)),
 }
 """Pruning recipes by name (``tinycompress prune MODEL --recipe NAME``)."""
 
