@@ -21,6 +21,7 @@ def _weights(n: int = 5000, seed: int = 0) -> np.ndarray:
     return (rng.standard_t(df=4, size=n) * 0.05).astype(np.float32)
 
 
+@pytest.mark.task_kmeans_assign_plain
 def test_assign_sorted_equals_plain_and_is_nearest() -> None:
     w = _weights()
     c = np.sort(np.random.default_rng(1).normal(0, 0.1, size=17))
@@ -30,6 +31,7 @@ def test_assign_sorted_equals_plain_and_is_nearest() -> None:
     np.testing.assert_array_equal(d[np.arange(w.size), fast], d.min(axis=1))
 
 
+@pytest.mark.task_kmeans_assign_plain
 def test_assign_ties_go_to_lower_centroid() -> None:
     c = np.array([0.0, 1.0, 3.0])
     w = np.array([0.5, 2.0, -1.0, 9.0])
@@ -42,7 +44,11 @@ def test_assign_sorted_rejects_unsorted_centroids() -> None:
         assign_sorted(np.zeros(3), np.array([1.0, 0.0]))
 
 
-@pytest.mark.parametrize("init", INITS)
+@pytest.mark.task_kmeans_assign_plain
+@pytest.mark.parametrize(
+    "init", [pytest.param(i, marks=pytest.mark.task_kmeans_plus_plus) if i == "kmeans++" else i
+             for i in INITS]
+)
 def test_fast_and_plain_lloyd_agree(init: str) -> None:
     w = _weights(3000, seed=2)
     fast = kmeans_1d(w, 16, init=init, rng=3, fast=True)
@@ -53,6 +59,7 @@ def test_fast_and_plain_lloyd_agree(init: str) -> None:
     assert fast.n_iter == plain.n_iter
 
 
+@pytest.mark.task_kmeans_assign_plain
 def test_lloyd_result_is_a_fixed_point() -> None:
     w = _weights(4000, seed=4).astype(np.float64)
     res = kmeans_1d(w, 8, init="density")
@@ -64,6 +71,7 @@ def test_lloyd_result_is_a_fixed_point() -> None:
     assert res.inertia == pytest.approx(np.sum((w - res.centroids[res.labels]) ** 2))
 
 
+@pytest.mark.task_kmeans_plus_plus
 def test_lloyd_improves_on_its_init() -> None:
     w = _weights(4000, seed=5).astype(np.float64)
     for init in INITS:
@@ -72,6 +80,7 @@ def test_lloyd_improves_on_its_init() -> None:
         assert kmeans_1d(w, 8, init=init, rng=0).inertia <= start
 
 
+@pytest.mark.task_kmeans_plus_plus
 def test_inits_shapes_and_definitions() -> None:
     w = _weights(1001, seed=6)
     w64 = w.astype(np.float64)
@@ -87,6 +96,7 @@ def test_inits_shapes_and_definitions() -> None:
         init_centroids(w, 4, "uniform")
 
 
+@pytest.mark.task_kmeans_plus_plus
 def test_kmeans_plus_plus_spreads_out() -> None:
     # Three tight, far-apart groups: D^2 sampling puts one seed in each (with overwhelming odds).
     w = np.concatenate([np.full(100, -5.0), np.full(100, 0.0), np.full(100, 7.0)])
@@ -95,7 +105,9 @@ def test_kmeans_plus_plus_spreads_out() -> None:
     np.testing.assert_allclose(c, [-5, 0, 7], atol=0.01)
 
 
-@pytest.mark.parametrize("init", ["random", "kmeans++"])
+@pytest.mark.parametrize(
+    "init", ["random", pytest.param("kmeans++", marks=pytest.mark.task_kmeans_plus_plus)]
+)
 def test_seeded_inits_are_deterministic(init: str) -> None:
     w = _weights(2000, seed=7)
     a = kmeans_1d(w, 16, init=init, rng=42)
@@ -106,6 +118,7 @@ def test_seeded_inits_are_deterministic(init: str) -> None:
     assert not np.array_equal(a.centroids, c.centroids)
 
 
+@pytest.mark.task_kmeans_assign_plain
 def test_empty_clusters_are_relocated() -> None:
     # Linear init on two far groups leaves the middle centroids empty at first.
     rng = np.random.default_rng(0)

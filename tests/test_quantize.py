@@ -33,6 +33,7 @@ def test_codebook_and_indices_layout() -> None:
     assert out.dtype == np.float32 and len(np.unique(out)) <= 32
 
 
+@pytest.mark.task_kmeans_assign_plain
 def test_assignments_are_nearest_codebook_entry() -> None:
     W = _pruned_weights((6, 4, 5, 5), keep=1.0, seed=1)
     s = share_weights(W, bits=4, init="density")
@@ -63,7 +64,9 @@ def test_quantisation_error_shrinks_with_bits() -> None:
     assert all(a > b for a, b in zip(errs, errs[1:], strict=False))
 
 
-@pytest.mark.parametrize("init", ["random", "kmeans++"])
+@pytest.mark.parametrize(
+    "init", ["random", pytest.param("kmeans++", marks=pytest.mark.task_kmeans_plus_plus)]
+)
 def test_share_weights_deterministic(init: str) -> None:
     W = _pruned_weights((30, 30), seed=4)
     a, b = share_weights(W, 4, init, rng=9), share_weights(W, 4, init, rng=9)
@@ -78,6 +81,7 @@ def _loss_and_grad(W: np.ndarray, X: np.ndarray, T: np.ndarray) -> tuple[float, 
     return 0.5 * float(np.sum(r * r)), X.T @ (r * (1 - h * h))
 
 
+@pytest.mark.task_centroid_grad
 def test_centroid_grad_matches_finite_differences() -> None:
     rng = np.random.default_rng(5)
     W0 = _pruned_weights((7, 5), keep=0.6, seed=6).astype(np.float64)
@@ -99,6 +103,7 @@ def test_centroid_grad_matches_finite_differences() -> None:
     assert rel.max() < 1e-7, (dC, num)
 
 
+@pytest.mark.task_centroid_grad
 def test_centroid_grad_is_grouped_sum() -> None:
     # The paper's Fig. 3 grouping on a 4x4 example, by hand.
     idx = np.array([[3, 0, 2, 1], [1, 1, 0, 3], [0, 3, 1, 0], [3, 1, 2, 2]], dtype=np.uint8)
@@ -114,6 +119,7 @@ def test_centroid_grad_is_grouped_sum() -> None:
         centroid_grad(g[:2], s)
 
 
+@pytest.mark.task_linear_quantize
 @pytest.mark.parametrize("shift", [0.0, 0.3, -0.7, 5.0])
 def test_int8_round_trip_error_at_most_half_a_step(shift: float) -> None:
     W = np.random.default_rng(7).normal(shift, 0.2, size=(64, 32)).astype(np.float32)
@@ -127,6 +133,7 @@ def test_int8_round_trip_error_at_most_half_a_step(shift: float) -> None:
     assert lq.q.max() == 127 or lq.q.min() == -128
 
 
+@pytest.mark.task_linear_quantize
 def test_linear_quantize_low_bits_and_errors() -> None:
     W = np.linspace(-1, 1, 101)
     for bits in (2, 4, 12):

@@ -66,12 +66,34 @@ class Task:
         return f"pytest -m {self.mark}"
 
     @property
+    def marker_line(self) -> str:
+        """The task's entry in ``[tool.pytest.ini_options] markers`` of ``pyproject.toml``."""
+        return f"{self.mark}: exercise {self.id} ({self.chapter}): {self.description}"
+
+    @property
     def message(self) -> str:
         """The text of the stub's ``NotImplementedError``."""
         return f"task {self.id}: implement {self.description}; check with: {self.command}"
 
 
-TASKS: tuple[Task, ...] = ()
+TASKS: tuple[Task, ...] = (
+    Task(
+        "kmeans-assign-plain",
+        "04_quantisation",
+        "nearest-centroid assignment with the n x k distance matrix",
+    ),
+    Task("kmeans-plus-plus", "04_quantisation", "k-means++ seeding by D^2 sampling"),
+    Task(
+        "centroid-grad",
+        "04_quantisation",
+        "the centroid gradient, a grouped sum of the weight gradients",
+    ),
+    Task(
+        "linear-quantize",
+        "04_quantisation",
+        "uniform quantisation: scale, zero point and rounded integers",
+    ),
+)
 """The task list, in chapter order. Every solution region in the package has an entry here and
 every entry has at least one region (checked by :func:`check_registry` and by the tests)."""
 

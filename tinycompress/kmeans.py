@@ -106,6 +106,7 @@ def init_centroids(
 def _kmeans_plus_plus(x: np.ndarray, k: int, gen: np.random.Generator) -> np.ndarray:
     """k-means++ seeding: D^2 sampling, O(n k)."""
     c = np.empty(k)
+    # BEGIN SOLUTION kmeans-plus-plus
     c[0] = x[gen.integers(x.size)]
     d2 = (x - c[0]) ** 2
     for j in range(1, k):
@@ -114,6 +115,7 @@ def _kmeans_plus_plus(x: np.ndarray, k: int, gen: np.random.Generator) -> np.nda
         i = gen.integers(x.size) if total == 0 else gen.choice(x.size, p=d2 / total)
         c[j] = x[i]
         np.minimum(d2, (x - c[j]) ** 2, out=d2)
+    # END SOLUTION
     return c
 
 
@@ -133,7 +135,10 @@ def assign_plain(w: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     """
     x = np.asarray(w, dtype=np.float64)
     c = np.asarray(centroids, dtype=np.float64)
-    return np.argmin(np.abs(x[..., None] - c), axis=-1)
+    # BEGIN SOLUTION kmeans-assign-plain
+    labels = np.argmin(np.abs(x[..., None] - c), axis=-1)
+    # END SOLUTION
+    return labels
 
 
 def midpoints(centroids: np.ndarray) -> np.ndarray:

@@ -149,8 +149,11 @@ def centroid_grad(dW: np.ndarray, shared: SharedWeights) -> np.ndarray:
         raise ShapeError(
             f"gradient shape {dW.shape} does not match the indices' shape {shared.indices.shape}"
         )
+    # BEGIN SOLUTION centroid-grad
     m = shared.mask
-    return np.bincount(shared.indices[m], weights=dW[m], minlength=shared.k)
+    dC = np.bincount(shared.indices[m], weights=dW[m], minlength=shared.k)
+    # END SOLUTION
+    return dC
 
 
 @dataclass
@@ -205,9 +208,11 @@ def linear_quantize(W: np.ndarray, bits: int = 8) -> LinearQuant:
     x = np.asarray(W, dtype=np.float64)
     qmin, qmax = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
     lo, hi = min(float(x.min(initial=0.0)), 0.0), max(float(x.max(initial=0.0)), 0.0)
+    # BEGIN SOLUTION linear-quantize
     scale = (hi - lo) / (qmax - qmin) if hi > lo else 1.0
     zero_point = int(np.clip(np.round(qmin - lo / scale), qmin, qmax))
     q = np.clip(np.round(x / scale) + zero_point, qmin, qmax)
+    # END SOLUTION
     dtype = np.int8 if bits <= 8 else np.int16
     return LinearQuant(q=q.astype(dtype), scale=scale, zero_point=zero_point, bits=int(bits))
 
