@@ -9,7 +9,15 @@ from tinycompress import filter_prune as fp
 from tinycompress import prune
 from tinycompress.checkpoint import load_model, save_model
 from tinycompress.errors import ShapeError
-from tinycompress.layers import BatchNorm2D, Conv2D, Dense, Flatten, MaxPool2D, ReLU
+from tinycompress.layers import (
+    BatchNorm2D,
+    Conv2D,
+    Dense,
+    Flatten,
+    GlobalAvgPool2D,
+    MaxPool2D,
+    ReLU,
+)
 from tinycompress.model import Sequential
 
 
@@ -134,3 +142,41 @@ def test_filter_sensitivity_shape():
     curves = fp.filter_sensitivity(model, X, y, [0.0, 0.5], ["conv1", "conv2"])
     assert curves["conv1"][0] == 1.0 and curves["conv2"][0] == 1.0
     assert model.layer("conv1").params["W"].shape[0] == 6  # unchanged
+
+
+def mobilenet_block(seed=0):
+    """conv -> BN -> ReLU -> depthwise -> BN -> ReLU -> pointwise -> GAP -> fc (MobileNet)."""
+    dw = pytest.importorskip("tinycompress.depthwise")
+    rng = np.random.default_rng(seed)
+    model = Sequential([
+        Conv2D(2, 6, 3, padding=1, rng=rng), BatchNorm2D(6), ReLU(),
+        dw.DepthwiseConv2D(6, 3, padding=1, rng=rng), BatchNorm2D(6), ReLU(),
+        dw.PointwiseConv2D(6, 5, rng=rng), BatchNorm2D(5), ReLU(),
+        GlobalAvgPool2D(), Dense(5, 3, rng=rng)], (2, 5, 5), "block").astype(np.float64)
+    for lay in model.layers:
+        if isinstance(lay, BatchNorm2D):
+            c = lay.num_features
+            lay.params["gamma"], lay.params["beta"] = rng.uniform(0.5, 1.5, (2, c))
+            lay.buffers["running_mean"], lay.buffers["running_var"] = rng.uniform(0.5, 1.5, (2, c))
+    return model
+
+
+def test_depthwise_is_tied_to_the_pointwise_before_it():
+    model = mobilenet_block()
+    ties = fp.channel_ties(model, "conv1")
+    assert [(t.layer.name, t.role) for t in ties] == [
+        ("conv1", "producer"), ("bn1", "channelwise"), ("dw1", "channelwise"),
+        ("bn2", "channelwise"), ("pw1", "consumer")]
+    assert [t.layer.name for t in fp.channel_ties(model, "pw1")] == ["pw1", "bn3", "fc1"]
+    x = x_for(model)
+    reference = copy.deepcopy(model)
+    keep = fp.filters_to_keep(fp.filter_l1_norms(model.layer("conv1").params["W"]), 4)
+    fp.zero_channel_readers(reference, "conv1", np.setdiff1d(np.arange(6), keep))
+    fp.prune_filters(model, {"conv1": 4})
+    np.testing.assert_allclose(model.forward(x), reference.forward(x), rtol=1e-12, atol=1e-12)
+    assert model.layer("dw1").config()["channels"] == 4
+    assert model.layer("dw1").params["W"].shape == (4, 1, 3, 3)
+    assert model.layer("bn2").buffers["running_var"].shape == (4,)
+    assert model.layer("pw1").config()["in_channels"] == 4
+    fp.prune_filters(model, {"pw1": 2})  # a pointwise layer is a producer too; GAP -> fc
+    assert model.layer("fc1").params["W"].shape == (2, 3)

@@ -51,6 +51,17 @@ output channel j depends on input channel j only."""
 PASSTHROUGH = {"ReLU", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "Dropout"}
 """Layers that keep channels apart and hold no per-channel arrays."""
 
+
+
+def kind_of(layer: Layer, table: Mapping[str, object] | set[str]) -> str | None:
+    """The first class name in ``layer``'s class hierarchy found in ``table`` (so subclasses,
+    e.g. a pointwise convolution derived from Conv2D, are handled like their base)."""
+    for cls in type(layer).__mro__:
+        if cls.__name__ in table:
+            return cls.__name__
+    return None
+
+
 SIZE_ATTRS = ("out_channels", "in_channels", "in_features", "out_features", "num_features",
               "channels")
 """Configuration attributes that may hold a channel count."""
@@ -70,11 +81,10 @@ class Tie:
     repeat: int = 1
 
     def axis(self) -> int:
-        kind = type(self.layer).__name__
         if self.role == "producer":
-            return PRODUCERS[kind]
+            return PRODUCERS[kind_of(self.layer, PRODUCERS)]
         if self.role == "consumer":
-            return CONSUMERS[kind]
+            return CONSUMERS[kind_of(self.layer, CONSUMERS)]
         return 0
 
     def index(self, channels: np.ndarray) -> np.ndarray:
@@ -89,7 +99,7 @@ def channel_ties(model: Sequential, name: str) -> list[Tie]:
     names = [lay.name for lay in model.layers]
     start = names.index(model.layer(name).name)
     producer = model.layers[start]
-    if type(producer).__name__ not in PRODUCERS:
+    if kind_of(producer, PRODUCERS) is None:
         raise ShapeError(f"cannot remove output channels of {name!r} "
                          f"({type(producer).__name__}); prunable: {sorted(PRODUCERS)}")
     shapes = model.shapes()
@@ -97,17 +107,16 @@ def channel_ties(model: Sequential, name: str) -> list[Tie]:
     repeat = 1
     for j in range(start + 1, len(model.layers)):
         lay = model.layers[j]
-        kind = type(lay).__name__
-        if kind in CHANNELWISE:
+        if kind_of(lay, CHANNELWISE):
             ties.append(Tie(lay, "channelwise"))
-        elif kind == "Flatten":
+        elif kind_of(lay, {"Flatten"}):
             repeat = int(np.prod(shapes[j][1:]))
-        elif kind in CONSUMERS:
+        elif kind_of(lay, CONSUMERS):
             ties.append(Tie(lay, "consumer", repeat))
             return ties
-        elif kind not in PASSTHROUGH:
+        elif not kind_of(lay, PASSTHROUGH):
             raise ShapeError(f"cannot follow the channels of {name!r} through {lay.name!r} "
-                             f"({kind}); add it to filter_prune's layer tables")
+                             f"({type(lay).__name__}); add it to filter_prune's layer tables")
     raise ShapeError(f"{name!r} is the model's output layer (or nothing reads its channels): "
                      "removing its channels would remove classes")
 
@@ -196,7 +205,7 @@ def prune_filters(model: Sequential, n_keep: Mapping[str, int]) -> dict[str, np.
     ``n_keep[name]`` of them. Returns the kept original indices per layer."""
     kept = {}
     for lay in [lay for lay in model.layers if lay.name in n_keep]:
-        axis = PRODUCERS.get(type(lay).__name__, 0)
+        axis = PRODUCERS.get(kind_of(lay, PRODUCERS) or "", 0)
         keep = filters_to_keep(filter_l1_norms(lay.params["W"], axis), n_keep[lay.name])
         remove_channels(model, lay.name, keep)
         kept[lay.name] = keep
@@ -211,7 +220,7 @@ def filter_sensitivity(
     retraining (Li et al. 2017, Fig. 2b). The model is left unchanged."""
     curves: dict[str, list[float]] = {}
     for name in layers:
-        n = model.layer(name).params["W"].shape[PRODUCERS[type(model.layer(name)).__name__]]
+        n = model.layer(name).params["W"].shape[PRODUCERS[kind_of(model.layer(name), PRODUCERS)]]
         accs = []
         for f in fractions:
             smaller = copy.deepcopy(model)
