@@ -364,10 +364,25 @@ class Layer:
         return f"{type(self).__name__}({args})"
 
 
+class ShapeOnly:
+    """Pass ``rng=SHAPE_ONLY`` to build a layer for counting only.
+
+    Its weights are then read-only zero-stride placeholders (``np.broadcast_to`` of one zero):
+    they have the right shape, so every counter works, but occupy no memory and cost no random
+    draws, so a 29 M-parameter network is counted in milliseconds. Such a layer cannot be
+    trained (the optimiser's in-place update fails on the read-only view).
+    """
+
+
+SHAPE_ONLY = ShapeOnly()
+
+
 def _uniform_init(
-    rng: np.random.Generator, fan_in: int, shape: Shape, dtype: np.dtype
+    rng: np.random.Generator | ShapeOnly, fan_in: int, shape: Shape, dtype: np.dtype
 ) -> np.ndarray:
     """U(-1/sqrt(fan_in), 1/sqrt(fan_in)): PyTorch's default for Linear and Conv2d."""
+    if isinstance(rng, ShapeOnly):
+        return np.broadcast_to(np.zeros((), dtype), shape)
     bound = 1.0 / np.sqrt(fan_in)
     return rng.uniform(-bound, bound, size=shape).astype(dtype)
 
@@ -386,7 +401,7 @@ class Dense(Layer):
 
     def __init__(
         self, in_features: int, out_features: int, name: str | None = None,
-        rng: np.random.Generator | None = None, dtype: Any = np.float32,
+        rng: np.random.Generator | ShapeOnly | None = None, dtype: Any = np.float32,
     ) -> None:
         super().__init__(name)
         rng = np.random.default_rng(0) if rng is None else rng
@@ -428,7 +443,7 @@ class Conv2D(Layer):
     def __init__(
         self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
         padding: int = 0, bias: bool = True, name: str | None = None,
-        rng: np.random.Generator | None = None, dtype: Any = np.float32,
+        rng: np.random.Generator | ShapeOnly | None = None, dtype: Any = np.float32,
     ) -> None:
         super().__init__(name)
         rng = np.random.default_rng(0) if rng is None else rng

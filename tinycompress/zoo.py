@@ -5,6 +5,9 @@
 - ``lenet5``: the Caffe variant used by Deep Compression: conv 20@5x5, max-pool 2,
   conv 50@5x5, max-pool 2, fc 500, ReLU, fc 10 (no ReLU after the convolutions): 431,080
   parameters.
+- ``mobilenet-v1``: MobileNetV1 (Howard et al. 2017) with ``alpha``, ``resolution``,
+  ``num_classes``, ``in_channels``, ``full_conv`` (see :mod:`tinycompress.mobilenet`).
+- ``mobilenet-mnist``: a five-block MobileNet for 28x28 digits, same options.
 
 A zoo name given to a command means its shipped checkpoint (``data/checkpoints/<name>.npz``).
 """
@@ -21,6 +24,7 @@ from .checkpoint import load_model
 from .data import data_dir
 from .errors import CheckpointError
 from .layers import Conv2D, Dense, Flatten, MaxPool2D, ReLU
+from .mobilenet import mobilenet_mnist, mobilenet_v1
 from .model import Sequential
 from .train import Recipe
 
@@ -55,7 +59,12 @@ def lenet5(num_classes: int = 10, input_shape: Shape = (1, 28, 28), seed: int = 
 BUILDERS: dict[str, Callable[..., Sequential]] = {
     "lenet-300-100": lenet_300_100,
     "lenet5": lenet5,
+    "mobilenet-v1": mobilenet_v1,
+    "mobilenet-mnist": mobilenet_mnist,
 }
+
+COUNTABLE: frozenset[str] = frozenset({"mobilenet-v1", "mobilenet-mnist"})
+"""Builders that accept ``shape_only=True`` (weightless placeholders, for counting only)."""
 
 RECIPES: dict[str, Recipe] = {
     # SGD momentum 0.9, weight decay 5e-4, cosine decay to 0, inputs standardised.
