@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tinycompress import exercises
+from tinycompress import cli, exercises
 from tinycompress.errors import ExerciseError
 from tinycompress.exercises import Task
 
@@ -243,6 +243,26 @@ def test_sync_notebook_appends_then_replaces_the_section_and_keeps_outputs(tmp_p
     assert len(nbformat.read(path, as_version=4).cells) == 3
 
 
+def test_cli_list_json_and_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["exercises", "list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["tasks"]
+    assert [r["id"] for r in rows] == TASK_IDS
+    assert all(r["locations"] and r["command"] == f"pytest -m {r['mark']}" for r in rows)
+    assert cli.main(["exercises", "list"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:4] == ["task", "chapter", "mark", "location"]
+    assert len(table) == 1 + len(TASK_IDS)
+
+
+def test_cli_init_refuses_a_non_empty_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    assert cli.main(["exercises", "init", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not an empty folder" in err
+
+
 # --------------------------------------------------------------------------- the gate
 
 gate = pytest.mark.exercises_gate
@@ -280,7 +300,10 @@ def _pytest_in(copy: Path, report: Path, *args: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def student_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return exercises.init(tmp_path_factory.mktemp("exercises") / "student")
+    """A student copy written by ``tinycompress exercises init``."""
+    path = tmp_path_factory.mktemp("exercises") / "student"
+    assert cli.main(["exercises", "init", str(path)]) == 0
+    return path
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import prune, zoo
+from . import exercises, prune, zoo
 from .checkpoint import load_model, save_model
 from .data import Normalization, load_arrays, load_split
 from .errors import CheckpointError, TinyCompressError
@@ -148,6 +148,23 @@ def cmd_prune(args: argparse.Namespace) -> None:
           + prune.format_table(out_meta["layer_table"]))
 
 
+def cmd_exercises(args: argparse.Namespace) -> None:
+    if args.action == "init":
+        path = exercises.init(args.dir, root=args.source)
+        print(f"wrote a student copy with {len(exercises.TASKS)} tasks to {path}; "
+              f"start with {path / 'EXERCISES.md'}")
+    elif args.action == "sync-notebooks":
+        folder = exercises.project_root() / "chapters"
+        for chapter in exercises.CHAPTERS:
+            path = folder / f"{chapter}.ipynb"
+            if path.exists():
+                changed = exercises.sync_notebook(path)
+                print(f"{path.name}: {'updated' if changed else 'up to date'}")
+    else:
+        rows = exercises.task_rows(args.source)
+        _emit(args, {"tasks": rows}, exercises.format_task_table(rows))
+
+
 # --- parser --------------------------------------------------------------------------------
 
 
@@ -198,6 +215,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, default=None, help="retrain on the first N images only")
     p.add_argument("--out", type=Path, required=True, help="where to write the checkpoint")
+
+    p = add("exercises", cmd_exercises, "exercises: a student copy of the project with the key "
+            "functions as stubs, checked by their tests", model=False, json_flag=False)
+    actions = p.add_subparsers(dest="action", required=True)
+    q = actions.add_parser("init", help="write a student copy of the project into DIR")
+    q.add_argument("dir", metavar="DIR", type=Path, help="a new or empty folder")
+    q.add_argument("--source", metavar="DIR", default=None,
+                   help="the source checkout to copy (default: the one installed)")
+    q = actions.add_parser("list", help="the tasks with their chapter, test mark and location")
+    q.add_argument("--json", action="store_true", help="print one JSON object")
+    q.add_argument("--source", metavar="DIR", default=None,
+                   help="the checkout or student copy to list (default: the one installed)")
+    actions.add_parser("sync-notebooks", help="end every chapter notebook with its Exercises "
+                       "section (outputs kept)")
     return parser
 
 
