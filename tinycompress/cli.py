@@ -16,10 +16,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import exercises, prune, zoo
+from . import exercises, prune, trained_quant, zoo
 from .checkpoint import load_model, save_model
 from .data import Normalization, load_arrays, load_split
 from .errors import CheckpointError, TinyCompressError
+from .kmeans import INITS
 from .model import Sequential, format_summary
 from .train import evaluate, train_with_recipe
 
@@ -148,6 +149,38 @@ def cmd_prune(args: argparse.Namespace) -> None:
           + prune.format_table(out_meta["layer_table"]))
 
 
+def _bits_arg(text: str) -> dict[str, int]:
+    try:
+        return trained_quant.parse_bits(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def cmd_quantize(args: argparse.Namespace) -> None:
+    model, meta = resolve_model(args.model)
+    norm = normalization_of(meta, args.data)
+    Xt, yt = load_arrays("test", args.data, norm)
+    before = evaluate(model, Xt, yt)
+    report = trained_quant.quantize_model(model, args.bits, init=args.init, rng=args.seed)
+    history = []
+    if args.finetune_epochs:
+        X, y = load_arrays("train", args.data, norm, args.limit)
+        history = trained_quant.finetune(model, X, y, epochs=args.finetune_epochs, lr=args.lr,
+                                         seed=args.seed, progress=not args.json)
+    result = evaluate(model, Xt, yt)
+    quant = {"bits": trained_quant.parse_bits(args.bits), "init": args.init, "seed": args.seed,
+             "finetune_epochs": args.finetune_epochs, "lr": args.lr,
+             "finetune_loss": [h.loss for h in history],
+             "layers": [r.to_json() for r in report]}
+    out_meta = {**meta, "source": args.model, "quantization": quant, "test": result,
+                "test_before_quantization": before}
+    save_model(model, args.out, out_meta)
+    bits = ", ".join(f"{r.name} {r.bits}" for r in report)
+    _emit(args, {"model": args.model, "out": str(args.out), **out_meta},
+          f"{args.model}: quantised ({bits} bits), test error {before['error']:.2%} -> "
+          f"{result['error']:.2%}; saved {args.out}")
+
+
 def cmd_exercises(args: argparse.Namespace) -> None:
     if args.action == "init":
         path = exercises.init(args.dir, root=args.source)
@@ -214,6 +247,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shift", type=int, default=0, help="random shifts while retraining")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, default=None, help="retrain on the first N images only")
+    p.add_argument("--out", type=Path, required=True, help="where to write the checkpoint")
+
+    p = add("quantize", cmd_quantize, "k-means weight sharing with trained centroids "
+            "(Deep Compression)", data=True)
+    p.add_argument("--bits", type=_bits_arg, required=True, metavar="B|conv=B,fc=B",
+                   help="bits per weight: one number, or per kind / layer name (conv=8,fc=5)")
+    p.add_argument("--init", choices=INITS, default="linear", help="centroid initialisation")
+    p.add_argument("--finetune-epochs", type=int, default=0,
+                   help="epochs of centroid fine-tuning (default 0: cluster only)")
+    p.add_argument("--lr", type=float, default=trained_quant.FINETUNE_LR,
+                   help="centroid learning rate (the centroid gradient is a sum: keep it small)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit", type=int, default=None, help="fine-tune on the first N images only")
     p.add_argument("--out", type=Path, required=True, help="where to write the checkpoint")
 
     p = add("exercises", cmd_exercises, "exercises: a student copy of the project with the key "

@@ -29,6 +29,7 @@ class LayerRow:
     weights: int  # entries of the multiplying weight tensor "W" (conv, dense); 0 elsewhere
     multadds: int
     bytes: int  # float32 storage of the layer's parameters
+    distinct_weights: int  # distinct nonzero values of "W" (2**b at most after weight sharing)
 
     def to_json(self) -> dict[str, Any]:
         row = asdict(self)
@@ -126,6 +127,7 @@ class Sequential:
                 nonzero_params=layer.num_nonzero_params(),
                 weights=int(layer.params["W"].size) if layer.has_weights else 0,
                 multadds=int(layer.multadds(in_shape)), bytes=4 * n,
+                distinct_weights=_distinct_nonzero(layer.params["W"]) if layer.has_weights else 0,
             ))
         return rows
 
@@ -148,6 +150,13 @@ class Sequential:
 
     def multadds(self) -> int:
         return sum(r.multadds for r in self.rows())
+
+
+def _distinct_nonzero(W: np.ndarray) -> int:
+    """Distinct nonzero values of a weight tensor (a pruned zero is not a shared value)."""
+    if W.strides and not any(W.strides):  # a shape-only placeholder: one value, zero
+        return 0
+    return int(np.unique(W[W != 0]).size)
 
 
 def format_summary(summary: dict[str, Any]) -> str:
