@@ -68,11 +68,12 @@ def scatter_windows(
 
     ``dwin`` has shape (N, C, Ho, Wo, K, K). An input pixel that appears in several windows
     (overlap) receives the sum of their gradients. One strided add per kernel offset (K*K
-    vectorised adds) instead of a loop over output positions.
+    vectorised adds) instead of a loop over output positions. The result has the memory order
+    of ``dwin[..., 0, 0]``, so the adds run along the same axes in both arrays.
     """
     N, C, H, W = x_shape
     _, _, Ho, Wo, K, _ = dwin.shape
-    dxp = np.zeros((N, C, H + 2 * padding, W + 2 * padding), dtype=dwin.dtype)
+    dxp = np.zeros_like(dwin[..., 0, 0], shape=(N, C, H + 2 * padding, W + 2 * padding))
     for i in range(K):
         for j in range(K):
             dxp[:, :, i : i + stride * Ho : stride, j : j + stride * Wo : stride] += dwin[
@@ -82,25 +83,62 @@ def scatter_windows(
 
 
 def im2col(x: np.ndarray, kernel: int, stride: int, padding: int) -> np.ndarray:
-    """Unfold (N, C, H, W) into the patch matrix of shape (C*K*K, N*Ho*Wo), one *column* per patch.
+    r"""Unfold (N, C, H, W) into the patch matrix of shape (C*K*K, N*Ho*Wo), one *column* per patch.
 
-    Column-per-patch keeps the long N*Ho*Wo axis last, where BLAS wants it: the convolution
-    becomes ``W_mat (F, C*K*K) @ cols``, a short-and-wide product that runs near peak speed.
+    .. math:: \mathrm{cols}[(c, p, q),\, (i, j, n)] = x^{pad}_{n,\,c,\,iS+p,\,jS+q}
+
+    Rows are ordered (c, p, q) like the last three axes of W (F, C, K, K), so the convolution
+    is ``W.reshape(F, -1) @ cols``, a short-and-wide product that runs near peak speed: the long
+    N*Ho*Wo axis is last, where BLAS wants it.
+
+    Columns are ordered (i, j, n): the *batch index varies fastest*. Any fixed order gives the
+    same product; this one is chosen for NumPy's sake. The input is first copied to batch-last
+    (C, H, W, N) memory, and then row (c, p, q) of ``cols`` is the input shifted by (p, q): K*K
+    strided copies whose innermost contiguous runs are Wo*N numbers long (with the batch first,
+    they would be only Wo long, and NumPy's per-run overhead would dominate).
     """
-    win = windows(x, kernel, stride, padding)  # (N, C, Ho, Wo, K, K), a view
-    N, C, Ho, Wo, K, _ = win.shape
-    return win.transpose(1, 4, 5, 0, 2, 3).reshape(C * K * K, N * Ho * Wo)
+    xt = batch_last(x, padding)  # (C, H+2P, W+2P, N)
+    C, N = xt.shape[0], xt.shape[3]
+    Ho = conv_output_size(x.shape[2], kernel, stride, padding)
+    Wo = conv_output_size(x.shape[3], kernel, stride, padding)
+    cols = np.empty((C, kernel, kernel, Ho, Wo, N), dtype=x.dtype)
+    for p in range(kernel):
+        for q in range(kernel):
+            cols[:, p, q] = xt[:, p : p + stride * Ho : stride, q : q + stride * Wo : stride]
+    return cols.reshape(C * kernel * kernel, Ho * Wo * N)
 
 
 def col2im(
     dcols: np.ndarray, x_shape: Shape, kernel: int, stride: int, padding: int
 ) -> np.ndarray:
-    """Adjoint of :func:`im2col`: fold (C*K*K, N*Ho*Wo) patch gradients back onto (N, C, H, W)."""
+    """Adjoint of :func:`im2col`: fold (C*K*K, N*Ho*Wo) patch gradients back onto (N, C, H, W).
+
+    Every copy of :func:`im2col` becomes an add (a pixel copied into several patches receives
+    the sum of their gradients), in the same batch-last memory. The result is an (N, C, H, W)
+    view of that (C, H, W, N) memory.
+    """
     N, C, H, W = x_shape
     Ho = conv_output_size(H, kernel, stride, padding)
     Wo = conv_output_size(W, kernel, stride, padding)
-    dwin = dcols.reshape(C, kernel, kernel, N, Ho, Wo).transpose(3, 0, 4, 5, 1, 2)
-    return scatter_windows(dwin, x_shape, stride, padding)
+    dcols = dcols.reshape(C, kernel, kernel, Ho, Wo, N)
+    dxt = np.zeros((C, H + 2 * padding, W + 2 * padding, N), dtype=dcols.dtype)
+    for p in range(kernel):
+        for q in range(kernel):
+            dxt[:, p : p + stride * Ho : stride, q : q + stride * Wo : stride] += dcols[:, p, q]
+    return dxt[:, padding : padding + H, padding : padding + W].transpose(3, 0, 1, 2)
+
+
+def batch_last(x: np.ndarray, padding: int = 0) -> np.ndarray:
+    """Zero-padded copy of (N, C, H, W) in batch-last layout: (C, H+2P, W+2P, N), contiguous.
+
+    The convolution's own output is an (N, C, H, W) view of batch-last memory, so between
+    convolutions (and the pooling in between, which keeps its input's memory order) this copy
+    reads contiguous memory.
+    """
+    N, C, H, W = x.shape
+    xt = np.zeros((C, H + 2 * padding, W + 2 * padding, N), dtype=x.dtype)
+    xt[:, padding : padding + H, padding : padding + W] = x.transpose(1, 2, 3, 0)
+    return xt
 
 
 # --------------------------------------------------------------------------------------------
@@ -160,7 +198,9 @@ def conv2d_forward(
 ) -> tuple[np.ndarray, Any]:
     """Convolution as one matrix product: ``W_mat (F, C*K*K) @ cols (C*K*K, N*Ho*Wo)``.
 
-    Shapes: x (N, C, H, W), W (F, C, K, K), b (F,) or None -> y (N, F, Ho, Wo).
+    Shapes: x (N, C, H, W), W (F, C, K, K), b (F,) or None -> y (N, F, Ho, Wo). The product's
+    columns are ordered (i, j, n) (see :func:`im2col`), so y is an (N, F, Ho, Wo) *view* of
+    batch-last (F, Ho, Wo, N) memory, which is what the next convolution's im2col reads fastest.
     """
     N, C, H, Wd = x.shape
     F, Cw, K, _ = W.shape
@@ -168,11 +208,11 @@ def conv2d_forward(
         raise ShapeError(f"conv expects {Cw} input channels, got {C} (input shape {x.shape})")
     Ho = conv_output_size(H, K, stride, padding)
     Wo = conv_output_size(Wd, K, stride, padding)
-    cols = im2col(x, K, stride, padding)  # (C*K*K, N*Ho*Wo)
-    out = W.reshape(F, -1) @ cols  # (F, N*Ho*Wo)
+    cols = im2col(x, K, stride, padding)  # (C*K*K, Ho*Wo*N)
+    out = W.reshape(F, -1) @ cols  # (F, Ho*Wo*N)
     if b is not None:
         out += b[:, None]
-    out = out.reshape(F, N, Ho, Wo).transpose(1, 0, 2, 3)  # (N, F, Ho, Wo), a view
+    out = out.reshape(F, Ho, Wo, N).transpose(3, 0, 1, 2)  # (N, F, Ho, Wo), a view
     return out, (x.shape, cols, W, stride, padding)
 
 
@@ -189,12 +229,14 @@ def conv2d_backward(
         \frac{\partial L}{\partial b_f} = \sum_{n,i,j} g_{n,f,i,j},\qquad
         \frac{\partial L}{\partial X_{col}} = W_{mat}^T G
 
-    where G (F, N*Ho*Wo) is dout laid out like Y. Each input pixel was copied into every patch
-    that covers it, so its gradient is the sum over those patches: :func:`col2im` adds them back.
+    where G (F, N*Ho*Wo) is dout laid out like Y, columns ordered (i, j, n) as in :func:`im2col`
+    (no copy when dout is batch-last in memory, as the pooling after a conv keeps it). Each
+    input pixel was copied into every patch that covers it, so its gradient is the sum over
+    those patches: :func:`col2im` adds them back.
     """
     x_shape, cols, W, stride, padding = cache
     F = W.shape[0]
-    G = dout.transpose(1, 0, 2, 3).reshape(F, -1)  # (F, N*Ho*Wo)
+    G = dout.transpose(1, 2, 3, 0).reshape(F, -1)  # (F, Ho*Wo*N)
     dW = (G @ cols.T).reshape(W.shape)
     db = G.sum(axis=1)
     dx = None
@@ -206,14 +248,24 @@ def conv2d_backward(
 def maxpool_forward(x: np.ndarray, kernel: int, stride: int) -> tuple[np.ndarray, Any]:
     """Max over each K x K window. Shapes: (N, C, H, W) -> (N, C, Ho, Wo).
 
-    Ties: ``argmax`` picks the first maximum of the window in row-major order, so the gradient
-    of a window with tied maxima goes to exactly one element (the subgradient convention of the
-    major frameworks). MNIST's constant background makes such ties the common case.
+    A running maximum over the K*K window offsets: ``windows(x)[..., p, q]`` is the (N, C, Ho,
+    Wo) view of every window's element (p, q), so each step compares whole feature maps at once
+    and nothing is copied out of ``x`` (K*K vectorised passes, not one small argmax per window).
+    The index of the winning offset, ``arg`` (N, C, Ho, Wo), is kept for the backward pass.
+
+    Ties: offsets are visited in row-major order and only a strictly larger value takes over,
+    so the gradient of a window with tied maxima goes to exactly one element, the first (the
+    subgradient convention of the major frameworks, and ``argmax``'s). MNIST's constant
+    background makes such ties the common case.
     """
     win = windows(x, kernel, stride)  # (N, C, Ho, Wo, K, K) view
-    flat = win.reshape(*win.shape[:4], kernel * kernel)  # copy, (N, C, Ho, Wo, K*K)
-    arg = flat.argmax(axis=-1)
-    out = np.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
+    out = win[..., 0, 0]
+    arg = np.zeros_like(out, dtype=np.intp)  # same memory order as x
+    for k in range(1, kernel * kernel):
+        v = win[..., k // kernel, k % kernel]
+        better = v > out  # strictly: a tie keeps the earlier offset
+        out = np.maximum(out, v)
+        arg = np.maximum(arg, k * better)  # k exceeds all earlier offsets: "arg = k where better"
     return out, (x.shape, arg, kernel, stride)
 
 
@@ -221,12 +273,13 @@ def maxpool_backward(dout: np.ndarray, cache: Any) -> np.ndarray:
     r"""Backward of max pooling: :math:`\partial y/\partial x` is 1 at the window's argmax, else 0.
 
     So each window's upstream gradient is routed to the one element that won, and overlapping
-    windows add up.
+    windows add up. The window gradients are built offset-major, (K*K, N, C, Ho, Wo), so that
+    the K*K adds of :func:`scatter_windows` read whole contiguous feature maps.
     """
     x_shape, arg, kernel, stride = cache
-    dflat = np.zeros((*dout.shape, kernel * kernel), dtype=dout.dtype)
-    np.put_along_axis(dflat, arg[..., None], dout[..., None], axis=-1)
-    return scatter_windows(dflat.reshape(*dout.shape, kernel, kernel), x_shape, stride)
+    offsets = np.arange(kernel * kernel).reshape(-1, 1, 1, 1, 1)
+    dwin = ((arg == offsets) * dout).reshape(kernel, kernel, *dout.shape)
+    return scatter_windows(np.moveaxis(dwin, (0, 1), (-2, -1)), x_shape, stride)
 
 
 def avgpool_forward(x: np.ndarray, kernel: int, stride: int) -> tuple[np.ndarray, Any]:
