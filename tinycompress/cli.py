@@ -54,7 +54,15 @@ def _emit(args: argparse.Namespace, result: dict[str, Any], text: str) -> None:
 
 
 def cmd_summary(args: argparse.Namespace) -> None:
-    model, _ = resolve_model(args.model)
+    options = {key: value for key, value in (("alpha", args.alpha), ("resolution",
+               args.resolution), ("full_conv", args.full_conv or None)) if value is not None}
+    if args.model in zoo.COUNTABLE and (options or args.model not in zoo.PRETRAINED):
+        model = zoo.build(args.model, shape_only=True, **options)  # counting needs no weights
+    elif options:
+        raise CheckpointError(f"--alpha, --resolution and --full-conv apply to the architectures "
+                              f"{', '.join(sorted(zoo.COUNTABLE))}, not to {args.model!r}")
+    else:
+        model, _ = resolve_model(args.model)
     summary = model.summary()
     _emit(args, summary, format_summary(summary))
 
@@ -201,6 +209,18 @@ def cmd_exercises(args: argparse.Namespace) -> None:
 # --- parser --------------------------------------------------------------------------------
 
 
+def _positive(kind: type) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from exc
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tinycompress", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -218,7 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    add("summary", cmd_summary, "per-layer output shapes, parameters, MultAdds and bytes")
+    p = add("summary", cmd_summary, "per-layer output shapes, parameters, MultAdds and bytes")
+    p.add_argument("--alpha", type=_positive(float), help="MobileNet width multiplier")
+    p.add_argument("--resolution", type=_positive(int), help="MobileNet input side, in pixels")
+    p.add_argument("--full-conv", action="store_true",
+                   help="MobileNet with full 3x3 convolutions instead of separable blocks")
 
     p = add("evaluate", cmd_evaluate, "test accuracy and error on the 10k test images", data=True)
     p.add_argument("--limit", type=int, default=None, help="evaluate on the first N images only")

@@ -420,10 +420,11 @@ class Layer:
 class ShapeOnly:
     """Pass ``rng=SHAPE_ONLY`` to build a layer for counting only.
 
-    Its weights are then read-only zero-stride placeholders (``np.broadcast_to`` of one zero):
-    they have the right shape, so every counter works, but occupy no memory and cost no random
-    draws, so a 29 M-parameter network is counted in milliseconds. Such a layer cannot be
-    trained (the optimiser's in-place update fails on the read-only view).
+    Its weights are then read-only zero-stride placeholders (``np.broadcast_to`` of a single 1,
+    so they count as nonzero, like a dense model's): they have the right shape, so every counter
+    works, but occupy no memory and cost no random draws, so a 29 M-parameter network is
+    counted in milliseconds. Such a layer cannot be trained (the optimiser's in-place update
+    fails on the read-only view).
     """
 
 
@@ -435,7 +436,7 @@ def _uniform_init(
 ) -> np.ndarray:
     """U(-1/sqrt(fan_in), 1/sqrt(fan_in)): PyTorch's default for Linear and Conv2d."""
     if isinstance(rng, ShapeOnly):
-        return np.broadcast_to(np.zeros((), dtype), shape)
+        return np.broadcast_to(np.ones((), dtype), shape)
     bound = 1.0 / np.sqrt(fan_in)
     return rng.uniform(-bound, bound, size=shape).astype(dtype)
 
