@@ -40,6 +40,7 @@ from .layers import (
     _check_input,
     _pad,
     _uniform_init,
+    batch_last,
     conv_output_size,
 )
 
@@ -101,14 +102,6 @@ def scaled_separable_multadds(
 CHUNK_ELEMENTS = 1 << 17
 """Channels are processed in chunks of about this many padded input values (512 KB of float32):
 the K*K passes over a chunk then run in the CPU cache instead of main memory."""
-
-
-def batch_last(x: np.ndarray, padding: int = 0) -> np.ndarray:
-    """Zero-padded copy of (N, C, H, W) in batch-last memory: (C, H + 2P, W + 2P, N)."""
-    N, C, H, W = x.shape
-    xt = np.zeros((C, H + 2 * padding, W + 2 * padding, N), dtype=x.dtype)
-    xt[:, padding : padding + H, padding : padding + W] = x.transpose(1, 2, 3, 0)
-    return xt
 
 
 def _tap(xt: np.ndarray, p: int, q: int, stride: int, ho: int, wo: int) -> np.ndarray:
