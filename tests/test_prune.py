@@ -160,3 +160,53 @@ def test_layer_table_totals():
     assert fc1["act_in"] == 1.0  # the raw inputs are dense
     assert fc2["multadds_kept"] == pytest.approx(fc2["act_in"])  # dense weights, ReLU zeros
     assert "| fc1 | 192 | 25.00% |" in prune.format_table(rows)
+
+
+def test_run_recipe_numbers_rounds_and_resumes_from_zeros():
+    model = tiny_mlp()
+    X, y = blobs()
+    recipe = prune.PruneRecipe({"fc1": 0.8}, rounds=3,
+                               retrain=prune.Recipe(epochs=1, batch_size=16, lr=0.05),
+                               final_epochs=2)
+    results = prune.run_recipe(model, recipe, X, y, X_val=X, y_val=y, progress=False)
+    assert [r.round for r in results] == [1, 2, 3]
+    assert prune.current_sparsities(model)["fc1"] == pytest.approx(0.8, abs=0.01)
+    assert prune.current_sparsities(model)["fc2"] == 0.0
+
+
+def test_cli_prune(tmp_path, capsys):
+    from tinycompress.cli import main
+
+    out = tmp_path / "p.npz"
+    assert main(["prune", "lenet-300-100", "--per-layer", "fc1=0.9,fc2=0.5", "--limit", "256",
+                 "--retrain-epochs", "1", "--out", str(out), "--json"]) == 0
+    model, meta = load_model(out)
+    assert prune.current_sparsities(model) == pytest.approx({"fc1": 0.9, "fc2": 0.5, "fc3": 0.0},
+                                                            abs=1e-3)
+    assert meta["prune_recipe"]["retrain"]["lr"] == pytest.approx(0.01)  # original / 10
+    assert meta["test"]["n"] == 10_000 and len(meta["prune_rounds"]) == 1
+    assert main(["prune", "lenet-300-100", "--per-layer", "fc1", "--out", str(out)]) == 2
+    assert "NAME=SPARSITY" in capsys.readouterr().err
+
+
+SHIPPED = {  # zoo name: (max weights kept, max test error), Han et al. 2015, Table 1
+    "lenet-300-100-pruned": (0.08, 0.0164),
+    "lenet5-pruned": (0.08, 0.0080),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_shipped_pruned_checkpoints_meet_targets(name):
+    from tinycompress import zoo
+    from tinycompress.cli import normalization_of
+    from tinycompress.data import load_arrays
+    from tinycompress.train import evaluate
+
+    model, meta = zoo.load_pretrained(name)
+    max_kept, max_error = SHIPPED[name]
+    assert prune.kept_fraction(model) <= max_kept
+    assert model.summary()["nonzero_params"] <= max_kept * model.num_params()
+    X, y = load_arrays("test", norm=normalization_of(meta, None))
+    error = evaluate(model, X, y)["error"]
+    assert error <= max_error
+    assert error == pytest.approx(meta["test"]["error"])

@@ -143,8 +143,13 @@ def cmd_prune(args: argparse.Namespace) -> None:
             targets = prune.current_sparsities(model)
         recipe = prune.PruneRecipe(targets=targets, rounds=args.rounds, retrain=retrain)
     start = time.perf_counter()
+    def report(r: prune.RoundResult) -> None:
+        if not args.json:
+            print(f"round {r.round}: {r.kept:.2%} kept, test error {r.error_pruned:.2%} after "
+                  f"pruning, {r.error:.2%} after retraining", flush=True)
+
     rounds = prune.run_recipe(model, recipe, X, y, X_val=Xt, y_val=yt, seed=args.seed,
-                              progress=not args.json)
+                              progress=not args.json, on_round=report)
     result = evaluate(model, Xt, yt)
     out_meta = {**meta, "source": args.model, "prune_recipe": recipe.to_json(),
                 "prune_rounds": [r.to_json() for r in rounds], "test": result,

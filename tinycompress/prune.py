@@ -341,6 +341,7 @@ def iterative_prune(
     retrain_config: Recipe, *, X_val: np.ndarray | None = None,
     y_val: np.ndarray | None = None, max_error_increase: float | None = None, seed: int = 0,
     progress: bool = True, on_round: Callable[[RoundResult], Any] | None = None,
+    first_round: int = 1,
 ) -> list[RoundResult]:
     """Prune -> retrain, round after round, following ``schedule`` (per-layer sparsities).
 
@@ -353,7 +354,7 @@ def iterative_prune(
     has_val = X_val is not None and y_val is not None
     base_error = evaluate(model, X_val, y_val)["error"] if has_val else float("nan")
     results: list[RoundResult] = []
-    for r, sparsities in enumerate(schedule, start=1):
+    for r, sparsities in enumerate(schedule, start=first_round):
         before = snapshot(model) if max_error_increase is not None else None
         prune(model, per_layer=sparsities)
         err_pruned = evaluate(model, X_val, y_val)["error"] if has_val else float("nan")
@@ -472,7 +473,6 @@ def run_recipe(
     last = recipe.retrain
     if recipe.final_epochs is not None:
         last = Recipe(**{**asdict(last), "epochs": recipe.final_epochs})
-    results += iterative_prune(model, X, y, schedule[-1:], last, X_val=X_val, y_val=y_val,
-                               seed=seed + len(schedule), progress=progress, on_round=on_round)
-    results[-1].round = len(results)
-    return results
+    return results + iterative_prune(
+        model, X, y, schedule[-1:], last, X_val=X_val, y_val=y_val, seed=seed,
+        progress=progress, on_round=on_round, first_round=len(schedule))

@@ -1,0 +1,112 @@
+"""Long runs behind chapter 3's figures, saved as JSON the notebook loads (issue 4).
+
+Parts (each merges its results into ``chapters/results/03_pruning.json``):
+
+- ``sensitivity MODEL``: accuracy with one layer pruned at each sparsity (no retraining), on
+  10,000 training images, for the shipped dense checkpoint.
+- ``filters``: filter pruning of LeNet-5 (Li et al. 2017): per-layer filter sensitivity, then
+  conv1 20 -> 12 and conv2 50 -> 30 filters by L1 norm, error before and after retraining
+  (2 epochs, lr 0.005, shifts of 2 pixels), MultAdds and measured inference time of both
+  models; writes ``data/checkpoints/lenet5-filter-pruned.npz``.
+
+Usage (one BLAS thread; the machine is shared)::
+
+    OPENBLAS_NUM_THREADS=1 python scripts/pruning_results.py sensitivity lenet-300-100
+    OPENBLAS_NUM_THREADS=1 python scripts/pruning_results.py sensitivity lenet5
+    OPENBLAS_NUM_THREADS=1 python scripts/pruning_results.py filters
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tinycompress import filter_prune, prune, sparse, zoo
+from tinycompress.checkpoint import atomic_write, save_model
+from tinycompress.cli import normalization_of
+from tinycompress.data import data_dir, load_arrays
+from tinycompress.train import Recipe, evaluate
+
+RESULTS = Path(__file__).resolve().parents[1] / "chapters" / "results" / "03_pruning.json"
+SWEEP = [0.0, 0.5, 0.7, 0.8, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99]
+FILTER_SWEEP = [0.0, 0.2, 0.4, 0.6, 0.8, 0.9]
+FILTERS_KEPT = {"conv1": 12, "conv2": 30}
+FILTER_RETRAIN = Recipe(epochs=2, batch_size=64, lr=0.005, shift=2)
+
+
+def merge(key: str, value: Any) -> None:
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results[key] = value
+    text = json.dumps(results, indent=1, sort_keys=True).encode()
+    atomic_write(RESULTS, lambda f: f.write(text))
+
+
+def data(meta: dict[str, Any]) -> tuple[np.ndarray, ...]:
+    norm = normalization_of(meta, None)
+    X, y = load_arrays("train", None, norm)
+    Xt, yt = load_arrays("test", None, norm)
+    return X, y, Xt, yt
+
+
+def run_sensitivity(name: str) -> None:
+    model, meta = zoo.load_pretrained(name)
+    X, y, _, _ = data(meta)
+    sub = np.random.default_rng(0).permutation(len(X))[:10_000]
+    base = evaluate(model, X[sub], y[sub])["accuracy"]
+    curves = prune.sensitivity(model, X[sub], y[sub], SWEEP)
+    merge(f"sensitivity/{name}", {"sparsities": SWEEP, "baseline": base, "curves": curves,
+                                  "images": "10,000 training images (seed 0)"})
+    print(json.dumps(curves, indent=1))
+
+
+def timings(model: Any, X: np.ndarray) -> dict[str, float]:
+    return {f"batch{b}_s": sparse.best_time(lambda b=b: model.forward(X[:b])) for b in (1, 64)}
+
+
+def run_filters() -> None:
+    model, meta = zoo.load_pretrained("lenet5")
+    X, y, Xt, yt = data(meta)
+    sub = np.random.default_rng(0).permutation(len(X))[:5_000]
+    curves = filter_prune.filter_sensitivity(model, X[sub], y[sub], FILTER_SWEEP,
+                                             list(FILTERS_KEPT))
+    base = evaluate(model, Xt, yt)
+    before = {"multadds": model.multadds(), "params": model.num_params(), **timings(model, Xt)}
+    filter_prune.prune_filters(model, FILTERS_KEPT)
+    pruned = evaluate(model, Xt, yt)
+    start = time.perf_counter()
+    prune.retrain(model, X, y, FILTER_RETRAIN, seed=0)
+    seconds = time.perf_counter() - start
+    final = evaluate(model, Xt, yt)
+    after = {"multadds": model.multadds(), "params": model.num_params(), **timings(model, Xt)}
+    result = {
+        "filters_kept": FILTERS_KEPT, "retrain": FILTER_RETRAIN.__dict__,
+        "sensitivity": {"fractions": FILTER_SWEEP, "curves": curves,
+                        "images": "5,000 training images (seed 0)"},
+        "error_base": base["error"], "error_pruned": pruned["error"],
+        "error_retrained": final["error"], "retrain_seconds": round(seconds, 1),
+        "before": before, "after": after, "summary": model.summary(),
+    }
+    save_model(model, data_dir() / "checkpoints" / "lenet5-filter-pruned.npz",
+               {**meta, "source": "lenet5", "filter_pruning": result, "test": final})
+    merge("filters/lenet5", result)
+    print(json.dumps({k: v for k, v in result.items() if k != "summary"}, indent=1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("part", choices=["sensitivity", "filters"])
+    parser.add_argument("model", nargs="?", default="lenet-300-100")
+    args = parser.parse_args()
+    if args.part == "sensitivity":
+        run_sensitivity(args.model)
+    else:
+        run_filters()
+
+
+if __name__ == "__main__":
+    main()
