@@ -31,7 +31,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -183,9 +183,17 @@ def torch_epoch(torch: Any, name: str, X: np.ndarray, y: np.ndarray) -> Callable
 # --- report ---------------------------------------------------------------------------------
 
 
+class Row(NamedTuple):
+    name: str
+    engine: float  # seconds
+    torch: float | None  # seconds, None without PyTorch
+    note: str
+    target: float | None  # largest acceptable engine / torch ratio, None for no target
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=20, help="rounds of the conv timings")
+    ap.add_argument("--repeat", type=int, default=50, help="rounds of the conv timings")
     ap.add_argument("--epoch-repeat", type=int, default=2, help="rounds of the epoch timings")
     ap.add_argument("--lenet5-fraction", type=float, default=1 / 6,
                     help="fraction of the 60,000 training images timed for LeNet-5")
@@ -203,11 +211,12 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(threads)
     load0 = os.getloadavg()
     versions = f"numpy {np.__version__}" + (f", torch {torch.__version__}" if torch else "")
-    print(f"threads: {threads} (engine BLAS and torch), {versions}, {os.cpu_count()} CPUs, "
-          f"load average {load0[0]:.2f} at start")
+    torch_threads = torch.get_num_threads() if torch else "-"
+    print(f"threads: engine (OpenBLAS) {threads}, torch {torch_threads}; {versions}; "
+          f"{os.cpu_count()} CPUs, load average {load0[0]:.2f} at start")
 
-    rows: list[tuple[str, float, float | None, str, float | None]] = []  # name, t_e, t_t, note,
-    rng = np.random.default_rng(0)                                      # target ratio
+    rows: list[Row] = []
+    rng = np.random.default_rng(0)
     for name, spec in CONVS.items():
         C, _, _, size, _ = spec
         x = rng.standard_normal((BATCH_CONV, C, size, size)).astype(np.float32)
@@ -219,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
                                        strict=True):
             t_e, t_t = best[f"engine {kind}"], best.get(f"torch {kind}")
             note = f"{flops / t_e / 1e9:6.1f}" + (f" / {flops / t_t / 1e9:6.1f}" if t_t else "")
-            rows.append((f"{name} {kind} (batch {BATCH_CONV})", t_e, t_t, note, target))
+            rows.append(Row(f"{name} {kind} (batch {BATCH_CONV})", t_e, t_t, note, target))
 
     if not args.skip_epochs:
         X, y = load_arrays("train")
@@ -235,8 +244,8 @@ def main(argv: list[str] | None = None) -> int:
             t_t = best["torch"] * scale if torch is not None else None
             note = f"{n} images x{scale:.2f}" if frac < 1 else "full epoch"
             target = 1.0 if name == "lenet-300-100" else 1.5
-            rows.append((f"{name} epoch (batch {zoo.RECIPES[name].batch_size})",
-                         best["engine"] * scale, t_t, note, target))
+            rows.append(Row(f"{name} epoch (batch {zoo.RECIPES[name].batch_size})",
+                            best["engine"] * scale, t_t, note, target))
 
     load1 = os.getloadavg()
     print(f"\n{'':34s} {'engine [ms]':>12s} {'torch [ms]':>11s} {'ratio':>6s} {'target':>7s}  "

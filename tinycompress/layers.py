@@ -7,7 +7,10 @@ Every layer keeps the maths in small pure functions, CS231n style::
 
 and a thin object around them that holds ``params``, ``grads``, ``buffers`` (non-trainable state
 such as BatchNorm's running statistics) and ``constraints`` (compression state, see
-:class:`Constraint`). Layout is NCHW; arrays are float32 unless a test asks for float64.
+:class:`Constraint`). Shapes are NCHW; arrays are float32 unless a test asks for float64. A
+convolution's output is an NCHW *view* of batch-last (C, H, W, N) memory, which elementwise
+layers and pooling keep (NumPy allocates results in their inputs' memory order): see
+:func:`im2col` for why.
 
 Counting convention (used by every counter and every chapter, the MobileNet paper's): a
 *MultAdd* is one multiply-accumulate of a convolution or fully-connected weight. Bias additions,
@@ -82,6 +85,19 @@ def scatter_windows(
     return dxp[:, :, padding : padding + H, padding : padding + W]
 
 
+def batch_last(x: np.ndarray, padding: int = 0) -> np.ndarray:
+    """Zero-padded copy of (N, C, H, W) in batch-last layout: (C, H+2P, W+2P, N), contiguous.
+
+    The convolution's own output is an (N, C, H, W) view of batch-last memory, so between
+    convolutions (and the pooling in between, which keeps its input's memory order) this copy
+    reads contiguous memory.
+    """
+    N, C, H, W = x.shape
+    xt = np.zeros((C, H + 2 * padding, W + 2 * padding, N), dtype=x.dtype)
+    xt[:, padding : padding + H, padding : padding + W] = x.transpose(1, 2, 3, 0)
+    return xt
+
+
 def im2col(x: np.ndarray, kernel: int, stride: int, padding: int) -> np.ndarray:
     r"""Unfold (N, C, H, W) into the patch matrix of shape (C*K*K, N*Ho*Wo), one *column* per patch.
 
@@ -126,19 +142,6 @@ def col2im(
         for q in range(kernel):
             dxt[:, p : p + stride * Ho : stride, q : q + stride * Wo : stride] += dcols[:, p, q]
     return dxt[:, padding : padding + H, padding : padding + W].transpose(3, 0, 1, 2)
-
-
-def batch_last(x: np.ndarray, padding: int = 0) -> np.ndarray:
-    """Zero-padded copy of (N, C, H, W) in batch-last layout: (C, H+2P, W+2P, N), contiguous.
-
-    The convolution's own output is an (N, C, H, W) view of batch-last memory, so between
-    convolutions (and the pooling in between, which keeps its input's memory order) this copy
-    reads contiguous memory.
-    """
-    N, C, H, W = x.shape
-    xt = np.zeros((C, H + 2 * padding, W + 2 * padding, N), dtype=x.dtype)
-    xt[:, padding : padding + H, padding : padding + W] = x.transpose(1, 2, 3, 0)
-    return xt
 
 
 # --------------------------------------------------------------------------------------------
