@@ -6,7 +6,13 @@ from __future__ import annotations
 import numpy as np
 
 from tests.test_trained_quant import _data, _tiny
-from tinycompress.quant_study import ablation, bits_by_kind, init_sweep, quantized_error
+from tinycompress.quant_study import (
+    ablation,
+    baselines,
+    bits_by_kind,
+    init_sweep,
+    quantized_error,
+)
 
 
 def test_init_sweep_rows() -> None:
@@ -47,3 +53,11 @@ def test_ablation_curves() -> None:
         assert len(r["curve"]) == 3 and len(r["train_loss"]) == 2
         assert r["curve"][0] == start  # all start from the same clustering
         assert r["error"] == r["curve"][-1]
+
+
+def test_baselines_rows() -> None:
+    X, y = _data(40)
+    rows = baselines(_tiny, X, y, kmeans_bits=[5])
+    assert [(r["method"], r["bits"]) for r in rows] == [
+        ("float32", 32), ("float16", 16), ("uniform int8", 8), ("k-means 5 bits", 5)]
+    assert all(0.0 <= r["error"] <= 1.0 for r in rows)
