@@ -290,6 +290,15 @@ def pointwise_backward(
 # --------------------------------------------------------------------------------------------
 
 
+def _keep_grads(layer: Layer, grads: tuple[np.ndarray | None, np.ndarray, np.ndarray]
+                ) -> np.ndarray | None:
+    """Store ``(dx, dW, db)`` of a backward function in ``layer.grads``; return dx."""
+    dx, layer.grads["W"], db = grads
+    if "b" in layer.params:
+        layer.grads["b"] = db
+    return dx
+
+
 class DepthwiseConv2D(Layer):
     """One K x K filter per channel; W (C, 1, K, K), b (C,) unless ``bias=False``.
 
@@ -322,12 +331,8 @@ class DepthwiseConv2D(Layer):
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
-        dx, self.grads["W"], db = depthwise_backward(
-            dout, self._check_cached(), self.needs_input_grad
-        )
-        if self.bias:
-            self.grads["b"] = db
-        return dx
+        return _keep_grads(self, depthwise_backward(dout, self._check_cached(),
+                                                    self.needs_input_grad))
 
     def output_shape(self, in_shape: Shape) -> Shape:
         C, H, W = in_shape
@@ -366,12 +371,8 @@ class PointwiseConv2D(Conv2D):
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
-        dx, self.grads["W"], db = pointwise_backward(
-            dout, self._check_cached(), self.needs_input_grad
-        )
-        if self.bias:
-            self.grads["b"] = db
-        return dx
+        return _keep_grads(self, pointwise_backward(dout, self._check_cached(),
+                                                    self.needs_input_grad))
 
     def config(self) -> dict[str, Any]:
         return {"in_channels": self.in_channels, "out_channels": self.out_channels,
