@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from tinycompress import zoo
-from tinycompress.checkpoint import save_model
+from tinycompress.checkpoint import load_model, save_model
 from tinycompress.cli import main
+from tinycompress.errors import ShapeError
 from tinycompress.gradcheck import numerical_gradient, rel_error
 from tinycompress.layers import Conv2D, Dense, Flatten, ReLU
 from tinycompress.losses import softmax_cross_entropy
@@ -23,6 +24,7 @@ from tinycompress.trained_quant import (
     parse_bits,
     quantize_model,
     shared_constraints,
+    shared_from_dense,
 )
 
 
@@ -205,3 +207,19 @@ def test_cli_quantize_writes_a_checkpoint_that_summary_and_evaluate_read(capsys,
     assert json.loads(capsys.readouterr().out)["n"] == 100
     assert main(["quantize", str(src), "--bits", "fc9=3", "--out", str(out)]) == 2
     assert "fc9" in capsys.readouterr().err
+
+
+def test_shared_from_dense_recovers_a_saved_quantised_model(tmp_path) -> None:
+    model = _tiny()
+    quantize_model(model, {"conv": 3, "fc": 2}, mode="paper")
+    codebooks = {lay.name: c.shared for lay, c in shared_constraints(model)}
+    loaded, _ = load_model(save_model(model, tmp_path / "q.npz"))
+    for name, s in codebooks.items():
+        W = loaded.layer(name).params["W"]
+        rec = shared_from_dense(W, s.bits)
+        np.testing.assert_array_equal(rec.decode(), W)
+        np.testing.assert_array_equal(rec.mask, s.mask)
+        used = np.unique(s.indices[s.mask])
+        assert set(rec.codebook.tolist()) == set(s.codebook[used].tolist())
+    with pytest.raises(ShapeError, match="distinct nonzero values"):
+        shared_from_dense(_tiny().layer("fc2").params["W"], 2)

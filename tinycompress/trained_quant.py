@@ -50,7 +50,7 @@ from .kmeans import RngLike, assign_sorted
 from .layers import Layer
 from .model import Sequential
 from .optim import SGD, cosine
-from .quantize import SharedWeights, centroid_grad, share_weights
+from .quantize import SharedWeights, centroid_grad, index_dtype, share_weights
 from .train import EpochStats, fit
 
 MODES: tuple[str, ...] = ("paper", "mean", "reassign")
@@ -97,8 +97,9 @@ class SharedWeightConstraint:
         if mode not in MODES:
             raise ValueError(f"unknown fine-tuning mode {mode!r}; choose one of {MODES}")
         self.shared, self.mode = shared, mode
-        self._shadow = (shared.decode() if shadow is None else shadow).astype(np.float64)
-        self._last = shared.decode()
+        if mode == "reassign":  # full-precision shadow weights and the last W handed out
+            self._shadow = (shared.decode() if shadow is None else shadow).astype(np.float64)
+            self._last = shared.decode()
 
     def grad(self, g: np.ndarray) -> np.ndarray:
         """Paper: the centroid gradient broadcast to its weights; otherwise the masked gradient."""
@@ -120,16 +121,15 @@ class SharedWeightConstraint:
             s.codebook = np.sort(s.codebook)
             s.indices[s.mask] = assign_sorted(self._shadow[s.mask], s.codebook)
             s.codebook = cluster_means(self._shadow, s)
-        else:
-            s.codebook = cluster_means(w, s)
-        self._last = s.decode()
-        return self._last.astype(w.dtype)
+            self._last = s.decode()
+            return self._last.astype(w.dtype)
+        s.codebook = cluster_means(w, s)
+        return s.decode().astype(w.dtype)
 
     def finalize(self, w: np.ndarray) -> np.ndarray:
         """End of fine-tuning: set each centroid to the mean of its weights; return ``C[I]``."""
         self.shared.codebook = cluster_means(w, self.shared)
-        self._last = self.shared.decode()
-        return self._last
+        return self.shared.decode()
 
 
 def layer_kind(layer: Layer) -> str | None:
@@ -244,6 +244,32 @@ def quantize_model(model: Sequential, bits: BitsSpec, init: str = "linear",
 def distinct_values(W: np.ndarray) -> int:
     """Number of distinct nonzero values in ``W`` (pruned zeros are not a shared value)."""
     return int(np.unique(W[W != 0]).size)
+
+
+def shared_from_dense(W: np.ndarray, bits: int) -> SharedWeights:
+    """Codebook and indices of a tensor that is already weight-shared, e.g. read back from a
+    quantised checkpoint (which stores the decoded ``W``, not the constraint).
+
+    The codebook is the sorted distinct nonzero values, padded to ``2**bits`` entries by
+    repeating the largest; ``decode()`` gives back ``W`` exactly.
+
+    Raises
+    ------
+    ShapeError
+        If ``W`` has more than ``2**bits`` distinct nonzero values (it is not shared at that
+        width: quantise it first).
+    """
+    mask = W != 0
+    values = np.unique(W[mask])
+    k = 2**bits
+    if values.size > k:
+        raise ShapeError(f"the tensor has {values.size} distinct nonzero values, more than the "
+                         f"{k} of a {bits}-bit codebook; quantise it first (quantize_model)")
+    codebook = np.full(k, values[-1] if values.size else 0, dtype=W.dtype)
+    codebook[: values.size] = values
+    indices = np.zeros(W.shape, dtype=index_dtype(bits))
+    indices[mask] = np.searchsorted(values, W[mask])
+    return SharedWeights(codebook=codebook, indices=indices, mask=mask, bits=int(bits))
 
 
 def shared_constraints(model: Sequential) -> list[tuple[Layer, SharedWeightConstraint]]:
