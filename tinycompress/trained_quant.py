@@ -51,7 +51,7 @@ from .layers import Layer
 from .model import Sequential
 from .optim import SGD, cosine
 from .quantize import SharedWeights, centroid_grad, index_dtype, share_weights
-from .train import EpochStats, fit
+from .train import Augment, EpochStats, fit
 
 MODES: tuple[str, ...] = ("paper", "mean", "reassign")
 """Fine-tuning modes of :class:`SharedWeightConstraint` (see the module docstring)."""
@@ -280,12 +280,14 @@ def shared_constraints(model: Sequential) -> list[tuple[Layer, SharedWeightConst
 
 def finetune(model: Sequential, X: np.ndarray, y: np.ndarray, *, epochs: int, lr: float,
              batch_size: int = 128, momentum: float = 0.9, weight_decay: float = 0.0,
-             seed: RngLike = 0, progress: bool = True, on_epoch: Any = None) -> list[EpochStats]:
+             seed: RngLike = 0, augment: Augment | None = None, progress: bool = True,
+             on_epoch: Any = None) -> list[EpochStats]:
     """Fine-tune a quantised model's centroids (and its biases) with SGD and cosine decay.
 
     The assignments never change (except in ``"reassign"`` mode, by design). In ``"mean"`` mode
     the centroids are set to the means of the fine-tuned weights at the end. Returns the
-    per-epoch training statistics of :func:`tinycompress.train.fit`.
+    per-epoch training statistics of :func:`tinycompress.train.fit` (``augment`` and ``seed``
+    are passed to it, e.g. random shifts for LeNet-5).
     """
     pairs = shared_constraints(model)
     if not pairs:
@@ -293,7 +295,8 @@ def finetune(model: Sequential, X: np.ndarray, y: np.ndarray, *, epochs: int, lr
     steps = epochs * -(-len(X) // batch_size)
     opt = SGD(model, lr=lr, momentum=momentum, weight_decay=weight_decay)
     history = fit(model, X, y, epochs=epochs, batch_size=batch_size, optimizer=opt,
-                  schedule=cosine(lr, steps), seed=seed, progress=progress, on_epoch=on_epoch)
+                  schedule=cosine(lr, steps), seed=seed, augment=augment, progress=progress,
+                  on_epoch=on_epoch)
     for layer, c in pairs:
         if c.mode == "mean":
             layer.params["W"][...] = c.finalize(layer.params["W"])
