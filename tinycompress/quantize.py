@@ -41,9 +41,10 @@ class SharedWeights:
 
     Attributes
     ----------
-    codebook : ndarray, shape (2**bits,), float32, sorted ascending
-        The shared values (centroids). Entries no weight uses may exist (fewer distinct kept
-        weights than clusters); they cost codebook space only.
+    codebook : ndarray, shape (2**bits,), float32
+        The shared values (centroids), sorted ascending as :func:`share_weights` returns them
+        (fine-tuning may reorder them; nothing relies on the order). Entries no weight uses may
+        exist (fewer distinct kept weights than clusters); they cost codebook space only.
     indices : ndarray of uint8/uint16, shape of the weight tensor
         Index into ``codebook`` of every weight; 0 (meaningless) where ``mask`` is False.
     mask : ndarray of bool, shape of the weight tensor
