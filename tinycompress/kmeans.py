@@ -304,8 +304,8 @@ def kmeans_1d(
         c = np.sort(np.asarray(init, dtype=np.float64).ravel())
         if c.shape != (k,):
             raise ShapeError(f"explicit init must hold k={k} centroids, got shape {c.shape}")
-    stats = _sorted_stats(np.sort(x)) if fast else _plain_stats(x)
     data = np.sort(x) if fast else x
+    stats = _sorted_stats(data) if fast else _plain_stats(data)
     span = float(x.max() - x.min())
     prev_key: np.ndarray | None = None
     converged, n_relocated, n_iter = False, 0, 0
