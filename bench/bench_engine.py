@@ -5,7 +5,8 @@ machine load, the best of ``--repeat`` runs of:
 
 * LeNet-5's two convolutions at batch 64, forward and forward+backward, with each one's
   effective GFLOP/s (2 FLOPs per MultAdd; forward+backward adds the dW product and, for conv2,
-  the dx product: conv1 is the model's first layer, so neither engine computes its dx);
+  the dx product: conv1 is the model's first layer, so neither engine computes its dx). The
+  upstream gradient of each has the memory layout of that engine's own conv output;
 * one training epoch of LeNet-300-100 (batch 128) and of LeNet-5 (batch 64) on MNIST: SGD with
   momentum 0.9, weight decay 5e-4 on the weights, cosine learning rate, no augmentation. The
   LeNet-5 epoch is timed on a fixed fraction of the training set (``--lenet5-fraction``) and
@@ -21,7 +22,12 @@ otherwise from ``OPENBLAS_NUM_THREADS``. Set it in the environment, e.g.::
     OPENBLAS_NUM_THREADS=1 python bench/bench_engine.py
     OPENBLAS_NUM_THREADS=2 python bench/bench_engine.py --repeat 5
 
-The machine may be shared: the load average at start and end is printed with the table.
+The machine may be shared: the load average at start and end is printed with the table. With
+one thread the default clock is the process's CPU time (``time.process_time``), which does not
+count the time the scheduler gives to other processes: on a loaded machine a 3 ms measurement
+is preempted almost every time, so even the best wall time of many runs is inflated at random.
+With more threads CPU time would add up the threads, so the default is then wall time.
+``--clock`` overrides either choice.
 """
 
 from __future__ import annotations
@@ -64,14 +70,15 @@ def engine_threads() -> int:
     return os.cpu_count() or 1
 
 
-def interleaved(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, float]:
-    """Best wall time of each function over ``repeat`` rounds, the functions alternating."""
+def interleaved(fns: dict[str, Callable[[], Any]], repeat: int,
+                clock: Callable[[], float]) -> dict[str, float]:
+    """Best time of each function over ``repeat`` rounds, the functions alternating."""
     best = dict.fromkeys(fns, np.inf)
     for _ in range(repeat):
         for name, fn in fns.items():
-            t0 = time.perf_counter()
+            t0 = clock()
             fn()
-            best[name] = min(best[name], time.perf_counter() - t0)
+            best[name] = min(best[name], clock() - t0)
     return best
 
 
@@ -79,11 +86,18 @@ def interleaved(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, flo
 
 
 def engine_conv(spec: tuple[int, int, int, int, bool], x: np.ndarray) -> dict[str, Callable]:
+    """Forward, and forward+backward, of one engine conv layer on ``x``.
+
+    The upstream gradient has the memory layout of the layer's output (batch-last behind the
+    NCHW view), as pooling's backward hands it over inside LeNet-5, and as ``randn_like``
+    gives PyTorch its own output's layout.
+    """
     C, F, K, _, needs_dx = spec
     layer = Conv2D(C, F, K, rng=np.random.default_rng(0))
     layer.needs_input_grad = needs_dx
-    dout = np.random.default_rng(1).standard_normal(
-        (len(x), *layer.output_shape(x.shape[1:]))).astype(np.float32)
+    out = layer.forward(x)
+    dout = np.empty_like(out)  # same memory order as out
+    dout[...] = np.random.default_rng(1).standard_normal(out.shape)
 
     def fwd_bwd() -> None:
         layer.forward(x, train=True)
@@ -198,9 +212,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lenet5-fraction", type=float, default=1 / 6,
                     help="fraction of the 60,000 training images timed for LeNet-5")
     ap.add_argument("--skip-epochs", action="store_true", help="time the convolutions only")
+    ap.add_argument("--clock", choices=("cpu", "wall"),
+                    help="process CPU time or wall time (default: cpu with 1 thread, else wall)")
     args = ap.parse_args(argv)
 
     threads = engine_threads()
+    clock_name = args.clock or ("cpu" if threads == 1 else "wall")
+    clock = time.process_time if clock_name == "cpu" else time.perf_counter
     try:
         import torch
     except ImportError:
@@ -223,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         fns = {f"engine {k}": f for k, f in engine_conv(spec, x).items()}
         if torch is not None:
             fns |= {f"torch {k}": f for k, f in torch_conv(torch, spec, x).items()}
-        best = interleaved(fns, args.repeat)
+        best = interleaved(fns, args.repeat, clock)
         for kind, flops, target in zip(("fwd", "fwd+bwd"), conv_flops(spec), (None, 1.5),
                                        strict=True):
             t_e, t_t = best[f"engine {kind}"], best.get(f"torch {kind}")
@@ -239,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
             fns = {"engine": engine_epoch(name, Xs, ys)}
             if torch is not None:
                 fns["torch"] = torch_epoch(torch, name, Xs, ys)
-            best = interleaved(fns, args.epoch_repeat)
+            best = interleaved(fns, args.epoch_repeat, clock)
             scale = len(X) / n
             t_t = best["torch"] * scale if torch is not None else None
             note = f"{n} images x{scale:.2f}" if frac < 1 else "full epoch"
@@ -261,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
               + (f" {'<=' + format(target, '.1f'):>7s} {ok:6s}" if target else f" {'':7s} {'':6s}")
               + f" {note}")
     print(f"\nload average {load1[0]:.2f} at end; best of {args.repeat} (convs) and "
-          f"{args.epoch_repeat} (epochs) interleaved runs")
+          f"{args.epoch_repeat} (epochs) interleaved runs, {clock_name} time")
     if missed:
         print("targets missed: " + ", ".join(missed))
     return 1 if missed else 0

