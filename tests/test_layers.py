@@ -70,6 +70,7 @@ CONV_CASES = [  # (N, C, H, W, F, K, stride, padding)
 ]
 
 
+@pytest.mark.task_conv_forward_naive
 @pytest.mark.parametrize("case", CONV_CASES)
 def test_conv_forward_matches_naive(case):
     N, C, H, W, F, K, s, p = case

@@ -26,6 +26,7 @@ def test_round_trip_and_counts(density):
     assert csr.nbytes == csr.nnz * (8 + 4) + 8 * 8
 
 
+@pytest.mark.task_csr_matvec_naive
 @pytest.mark.parametrize("density", [0.0, 0.1, 0.5])
 def test_products_equal_dense(density):
     a = sparse_matrix(9, 13, density, empty_rows=(2, 8))  # empty first/last-ish rows included

@@ -74,6 +74,7 @@ def test_quantize_model_shares_weights_and_keeps_zeros() -> None:
     assert report[1].kept == int((~zeros).sum())
 
 
+@pytest.mark.task_centroid_grad
 def test_constraint_makes_sgd_exact_on_the_centroids() -> None:
     X, y = _data()
     model = _tiny(np.float64)
@@ -116,6 +117,7 @@ def _centroid_sgd_by_hand(model: Sequential, X: np.ndarray, y: np.ndarray, lr: f
     return C
 
 
+@pytest.mark.task_centroid_grad
 def test_model_centroid_gradient_matches_finite_differences() -> None:
     X, y = _data(8)
     model = _tiny(np.float64)
@@ -140,7 +142,9 @@ def test_model_centroid_gradient_matches_finite_differences() -> None:
     assert np.all(per_weight[~c.shared.mask] == 0)
 
 
-@pytest.mark.parametrize("mode", ["paper", "mean"])
+@pytest.mark.parametrize(
+    "mode", [pytest.param("paper", marks=pytest.mark.task_centroid_grad), "mean"]
+)
 def test_finetune_moves_centroids_never_assignments(mode: str) -> None:
     X, y = _data(64)
     model = _tiny()
@@ -180,6 +184,7 @@ def test_finetune_needs_quantized_model() -> None:
         finetune(_tiny(), X, y, epochs=1, lr=0.1, progress=False)
 
 
+@pytest.mark.task_kmeans_plus_plus
 def test_lenet5_by_kind_is_deterministic() -> None:
     a, b = zoo.build("lenet5"), zoo.build("lenet5")
     ra = quantize_model(a, "conv=4,fc=3", init="kmeans++", rng=5)

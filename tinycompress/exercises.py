@@ -78,6 +78,12 @@ class Task:
 
 TASKS: tuple[Task, ...] = (
     Task(
+        "conv-forward-naive",
+        "01_convolutions",
+        "the convolution forward pass as loops over output positions",
+    ),
+    Task("csr-matvec-naive", "03_pruning", "the CSR matrix-vector product, one row at a time"),
+    Task(
         "kmeans-assign-plain",
         "04_quantisation",
         "nearest-centroid assignment with the n x k distance matrix",

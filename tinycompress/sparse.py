@@ -68,9 +68,11 @@ class CSR:
 def csr_matvec_naive(a: CSR, x: np.ndarray) -> np.ndarray:
     """:math:`y = A x` by the definition, one row at a time (the reference for tests)."""
     y = np.zeros(a.shape[0], dtype=np.result_type(a.data, x))
+    # BEGIN SOLUTION csr-matvec-naive
     for i in range(a.shape[0]):
         lo, hi = a.indptr[i], a.indptr[i + 1]
         y[i] = np.dot(a.data[lo:hi], x[a.indices[lo:hi]])
+    # END SOLUTION
     return y
 
 
