@@ -36,7 +36,9 @@ def test_products_equal_dense(density):
     X = rng.standard_normal((13, 5))
     np.testing.assert_allclose(sparse.csr_matvec(csr, x), a @ x, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(sparse.csr_matvec_naive(csr, x), a @ x, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(sparse.csr_matmat(csr, X), a @ X, rtol=1e-12, atol=1e-12)
+    for chunk in (1, 10, 1 << 20):  # row blocks of every size give the same product
+        np.testing.assert_allclose(sparse.csr_matmat(csr, X, chunk), a @ X, rtol=1e-12,
+                                   atol=1e-12)
 
 
 def test_bad_shapes():

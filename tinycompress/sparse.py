@@ -98,12 +98,27 @@ def csr_matvec(a: CSR, x: np.ndarray) -> np.ndarray:
     return _row_sums(a, a.data * x[a.indices])
 
 
-def csr_matmat(a: CSR, x: np.ndarray) -> np.ndarray:
-    """:math:`Y = A X`. X (cols, B) -> Y (rows, B); each value multiplies a row of X."""
+def csr_matmat(a: CSR, x: np.ndarray, chunk: int = 1 << 20) -> np.ndarray:
+    """:math:`Y = A X`. X (cols, B) -> Y (rows, B); each value multiplies a row of X.
+
+    The gathered products form an (nnz, B) intermediate; rows are processed in blocks of
+    about ``chunk / B`` nonzeros so that it never exceeds ``chunk`` entries.
+    """
     if x.ndim != 2 or x.shape[0] != a.shape[1]:
         raise ShapeError(f"matmat of a {a.shape} matrix needs X of shape ({a.shape[1]}, B), "
                          f"got {x.shape}")
-    return _row_sums(a, a.data[:, None] * x[a.indices])
+    out = np.zeros((a.shape[0], x.shape[1]), dtype=np.result_type(a.data, x))
+    per_block = max(1, chunk // max(x.shape[1], 1))
+    r0 = 0
+    while r0 < a.shape[0]:
+        # the last row whose values end within per_block of this block's first value
+        r1 = max(r0 + 1, int(np.searchsorted(a.indptr, a.indptr[r0] + per_block, "right")) - 1)
+        lo, hi = a.indptr[r0], a.indptr[r1]
+        block = CSR(a.data[lo:hi], a.indices[lo:hi], a.indptr[r0 : r1 + 1] - lo,
+                    (r1 - r0, a.shape[1]))
+        out[r0:r1] = _row_sums(block, block.data[:, None] * x[block.indices])
+        r0 = r1
+    return out
 
 
 @dataclass(frozen=True)
