@@ -104,8 +104,11 @@ def load_pretrained(name: str) -> tuple[Sequential, dict[str, Any]]:
     """The shipped checkpoint of a zoo name: ``(model, meta)``."""
     path = pretrained_path(name)
     if not path.is_file():
+        base = name.removesuffix("-pruned")
+        remake = (f"tinycompress prune {base} --recipe {base} --out data/{PRETRAINED[name]}"
+                  if base != name else f"tinycompress train {name}")
         raise CheckpointError(
             f"the shipped checkpoint {path} is missing; restore it with `git checkout -- "
-            f"data/{PRETRAINED[name]}` or re-create it with `tinycompress train {name}`"
+            f"data/{PRETRAINED[name]}` or re-create it with `{remake}`"
         )
     return load_model(path)
