@@ -254,9 +254,10 @@ def maxpool_forward(x: np.ndarray, kernel: int, stride: int) -> tuple[np.ndarray
     """Max over each K x K window. Shapes: (N, C, H, W) -> (N, C, Ho, Wo).
 
     A running maximum over the K*K window offsets: ``windows(x)[..., p, q]`` is the (N, C, Ho,
-    Wo) view of every window's element (p, q), so each step compares whole feature maps at once
-    and nothing is copied out of ``x`` (K*K vectorised passes, not one small argmax per window).
-    The index of the winning offset, ``arg`` (N, C, Ho, Wo), is kept for the backward pass.
+    Wo) view of every window's element (p, q), so each of the K*K steps compares whole feature
+    maps at once and no window is copied out of ``x`` (an ``argmax`` over flattened windows
+    would first copy every window into an array whose last axis is only K*K long, slow in
+    NumPy). The index of the winning offset, ``arg`` (N, C, Ho, Wo), is kept for the backward.
 
     Ties: offsets are visited in row-major order and only a strictly larger value takes over,
     so the gradient of a window with tied maxima goes to exactly one element, the first (the
