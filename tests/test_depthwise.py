@@ -82,6 +82,7 @@ DW_CASES = [  # (N, C, H, W, K, stride, padding)
 ]
 
 
+@pytest.mark.task_depthwise_forward_naive
 @pytest.mark.parametrize("case", DW_CASES)
 def test_depthwise_fast_matches_naive(case):
     N, C, H, W, K, s, p = case
@@ -103,6 +104,7 @@ def test_depthwise_equals_a_conv_with_a_block_diagonal_weight():
     np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.task_depthwise_forward_naive
 @pytest.mark.parametrize("case", DW_CASES[:5])
 def test_depthwise_chunked_over_channels_matches_naive(case, monkeypatch):
     """A tiny cache budget forces one channel per chunk: forward and backward must not change."""
@@ -218,6 +220,7 @@ def test_shape_only_layers_count_but_hold_no_memory():
 @settings(max_examples=60, deadline=None)
 @given(k=st.integers(1, 7), m=st.integers(1, 64), n=st.integers(1, 64), h=st.integers(1, 40),
        w=st.integers(1, 40), stride=st.integers(1, 3), padding=st.integers(0, 3))
+@pytest.mark.task_conv_multadds
 def test_layer_counters_agree_with_the_formulas(k, m, n, h, w, stride, padding):
     if h + 2 * padding < k or w + 2 * padding < k:
         return  # the window does not fit: nothing to count
@@ -236,6 +239,7 @@ def test_layer_counters_agree_with_the_formulas(k, m, n, h, w, stride, padding):
     assert float(ratio) == pytest.approx(separable_ratio(k, n), rel=1e-15)
 
 
+@pytest.mark.task_conv_multadds
 def test_formulas_by_hand():
     # Table 3 of the paper: K = 3, M = N = 512, D_F = 14
     assert conv_multadds(3, 512, 512, 14) == 462_422_016

@@ -6,6 +6,7 @@ from tinycompress import zoo
 from tinycompress.energy import PJ_45NM, effective_multadds, inference_energy
 
 
+@pytest.mark.task_inference_energy
 def test_dense_lenet_300_100_reads_every_weight_from_dram():
     model = zoo.build("lenet-300-100")
     e = inference_energy(model, 4 * model.num_params())
@@ -15,6 +16,7 @@ def test_dense_lenet_300_100_reads_every_weight_from_dram():
     assert e.total_pj == e.compute_pj + e.memory_pj
 
 
+@pytest.mark.task_inference_energy
 def test_pruned_small_model_fits_on_chip_and_skips_zeros():
     model = zoo.build("lenet5")
     fc1 = model.layer("fc1").params["W"]

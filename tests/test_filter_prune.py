@@ -46,6 +46,7 @@ def x_for(model, n=5, seed=1):
     return np.random.default_rng(seed).standard_normal((n, *model.input_shape))
 
 
+@pytest.mark.task_filter_l1_ranking
 def test_l1_ranking():
     w = np.zeros((4, 2, 3, 3))
     w[0] = 1.0
@@ -77,6 +78,7 @@ def test_channel_ties_lenet5():
     (small_lenet5, "conv1", 3), (small_lenet5, "conv2", 5), (small_lenet5, "fc1", 4),
     (bn_net, "conv1", 2),
 ])
+@pytest.mark.task_filter_l1_ranking
 def test_removed_equals_zeroed_readers(build, name, n_keep):
     """Before retraining, removing filters == zeroing the next layer's weights that read them."""
     model = build()
@@ -105,6 +107,7 @@ def test_removed_equals_zeroed_readers(build, name, n_keep):
             assert new != shape and np.prod(new) < np.prod(shape), (tie.layer.name, key)
 
 
+@pytest.mark.task_filter_l1_ranking
 def test_lenet5_surgery_updates_configs_counts_and_round_trips(tmp_path):
     model = small_lenet5()
     madds = model.multadds()
@@ -127,6 +130,8 @@ def test_lenet5_surgery_updates_configs_counts_and_round_trips(tmp_path):
     np.testing.assert_allclose(loaded.forward(x), model.forward(x), rtol=1e-6)
 
 
+@pytest.mark.task_magnitude_prune
+@pytest.mark.task_filter_l1_ranking
 def test_masks_shrink_with_the_filters():
     model = small_lenet5()
     prune.prune(model, sparsity=0.5)
@@ -135,6 +140,7 @@ def test_masks_shrink_with_the_filters():
         assert lay.constraints["W"].keep.shape == lay.params["W"].shape
 
 
+@pytest.mark.task_filter_l1_ranking
 def test_filter_sensitivity_shape():
     model = small_lenet5()
     X = x_for(model, 20)
@@ -161,6 +167,7 @@ def mobilenet_block(seed=0):
     return model
 
 
+@pytest.mark.task_filter_l1_ranking
 def test_depthwise_is_tied_to_the_pointwise_before_it():
     model = mobilenet_block()
     ties = fp.channel_ties(model, "conv1")

@@ -52,6 +52,7 @@ def v1(**kw):
     return mobilenet_v1(shape_only=True, **kw).summary()
 
 
+@pytest.mark.task_conv_multadds
 def test_mobilenet_224_counts_match_the_paper_exactly():
     s = v1()
     assert s["multadds"] == 568_740_352
@@ -94,6 +95,7 @@ def test_resolution_multiplier_table(resolution, multadds):
     assert s["weights"] == 4_209_088  # resolution changes no parameter
 
 
+@pytest.mark.task_conv_multadds
 def test_full_convolution_mobilenet():
     s = v1(full_conv=True)
     assert abs(s["multadds"] / 1e6 - 4866) < 1.5  # 4,867.3 M; the paper rounds to 4866
@@ -113,6 +115,7 @@ def test_width_and_resolution_together():
 @settings(max_examples=25, deadline=None)
 @given(alpha=st.floats(0.05, 1.5), resolution=st.integers(32, 320),
        full_conv=st.booleans(), classes=st.integers(1, 1000))
+@pytest.mark.task_conv_multadds
 def test_any_multiplier_counts_like_the_formulas(alpha, resolution, full_conv, classes):
     s = mobilenet_v1(alpha, resolution, classes, full_conv=full_conv, shape_only=True).summary()
     assert (s["multadds"], s["weights"]) == paper_counts(alpha, resolution, full_conv, classes)
@@ -141,6 +144,7 @@ def test_layer_names_and_types_follow_table_1():
     assert model.shapes()[-2] == (256,)  # after global average pooling
 
 
+@pytest.mark.task_conv_multadds
 def test_cli_summary_prints_the_paper_totals(capsys):
     assert cli.main(["summary", "mobilenet-v1", "--alpha", "0.5", "--resolution", "160",
                      "--json"]) == 0

@@ -26,6 +26,7 @@ def blobs(n=120, seed=0):
     return X, y
 
 
+@pytest.mark.task_magnitude_prune
 def test_magnitude_mask_and_thresholds():
     w = np.array([[0.1, -0.5], [2.0, -0.05]])
     assert (prune.magnitude_mask(w, 0.1) == np.array([[False, True], [True, False]])).all()
@@ -39,6 +40,7 @@ def test_magnitude_mask_and_thresholds():
     assert prune.quality_threshold(w2, 0.5) == pytest.approx(0.5 * np.std([1.0, -1.0, 3.0]))
 
 
+@pytest.mark.task_magnitude_prune
 @pytest.mark.parametrize("s", [0.3, 0.75, 0.9])
 def test_per_layer_sparsity_is_reached(s):
     model = tiny_mlp()
@@ -49,6 +51,7 @@ def test_per_layer_sparsity_is_reached(s):
         assert np.count_nonzero(w) == w.size - round(s * w.size)
 
 
+@pytest.mark.task_magnitude_prune
 def test_pruning_removes_the_smallest_weights():
     model = tiny_mlp()
     original = model.layer("fc1").params["W"].copy()
@@ -60,6 +63,7 @@ def test_pruning_removes_the_smallest_weights():
     assert "W" not in model.layer("fc2").constraints  # unlisted layers untouched
 
 
+@pytest.mark.task_magnitude_prune
 def test_global_threshold_is_shared():
     model = tiny_mlp()
     t = prune.global_threshold(model, 0.6)
@@ -70,6 +74,7 @@ def test_global_threshold_is_shared():
         assert np.abs(w[w != 0]).min() > t
 
 
+@pytest.mark.task_magnitude_prune
 def test_masks_survive_training_and_pruned_weights_never_return():
     model = tiny_mlp()
     X, y = blobs()
@@ -85,6 +90,7 @@ def test_masks_survive_training_and_pruned_weights_never_return():
         assert not opt.velocity[(name, "W")][~keep].any(), "momentum built up on a pruned weight"
 
 
+@pytest.mark.task_magnitude_prune
 def test_without_mask_pruned_weights_regrow():
     """The control: zeros alone (no constraint) do not stay zero, so the mask is what works."""
     model = tiny_mlp()
@@ -95,6 +101,7 @@ def test_without_mask_pruned_weights_regrow():
     assert prune.kept_fraction(model) > 0.5
 
 
+@pytest.mark.task_magnitude_prune
 def test_pruning_again_keeps_old_zeros_and_masks_from_zeros(tmp_path):
     model = tiny_mlp()
     prune.prune(model, sparsity=0.5)
@@ -116,6 +123,7 @@ def test_geometric_schedule():
     assert 1 - resumed[0]["a"] == pytest.approx(np.sqrt(0.08 * 0.04))
 
 
+@pytest.mark.task_magnitude_prune
 def test_iterative_prune_reaches_target_and_undoes_a_bad_round():
     model = tiny_mlp()
     X, y = blobs()
@@ -134,6 +142,7 @@ def test_iterative_prune_reaches_target_and_undoes_a_bad_round():
             np.testing.assert_array_equal(v, before[lay.name][0][k])
 
 
+@pytest.mark.task_magnitude_prune
 def test_sensitivity_leaves_model_unchanged_and_degrades():
     model = tiny_mlp()
     X, y = blobs()
@@ -149,6 +158,7 @@ def test_sensitivity_leaves_model_unchanged_and_degrades():
     assert chosen["fc1"] in sweep and chosen["fc1"] < 0.99
 
 
+@pytest.mark.task_magnitude_prune
 def test_layer_table_totals():
     model = tiny_mlp()
     prune.prune(model, per_layer={"fc1": 0.75})
@@ -162,6 +172,7 @@ def test_layer_table_totals():
     assert "| fc1 | 192 | 25.00% |" in prune.format_table(rows)
 
 
+@pytest.mark.task_magnitude_prune
 def test_run_recipe_numbers_rounds_and_resumes_from_zeros():
     model = tiny_mlp()
     X, y = blobs()
@@ -174,6 +185,7 @@ def test_run_recipe_numbers_rounds_and_resumes_from_zeros():
     assert prune.current_sparsities(model)["fc2"] == 0.0
 
 
+@pytest.mark.task_magnitude_prune
 def test_cli_prune(tmp_path, capsys):
     from tinycompress.cli import main
 

@@ -51,6 +51,7 @@ def test_bad_shapes():
         sparse.CSR.from_dense(np.ones(3))
 
 
+@pytest.mark.task_magnitude_prune
 @pytest.mark.parametrize("n", [1, 6])
 def test_sparse_model_forward_equals_dense(n):
     rng = np.random.default_rng(0)

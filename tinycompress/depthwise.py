@@ -51,7 +51,11 @@ from .layers import (
 
 def conv_multadds(k: int, m: int, n: int, ho: int, wo: int | None = None) -> int:
     """Standard convolution, K x K from M to N channels onto Ho x Wo outputs: K·K·M·N·Ho·Wo."""
-    return k * k * m * n * ho * (ho if wo is None else wo)
+    wo = ho if wo is None else wo
+    # BEGIN SOLUTION conv-multadds
+    count = k * k * m * n * ho * wo
+    # END SOLUTION
+    return count
 
 
 def depthwise_multadds(k: int, m: int, ho: int, wo: int | None = None) -> int:
@@ -131,10 +135,12 @@ def depthwise_forward_naive(
     Ho, Wo = conv_output_size(H, K, stride, padding), conv_output_size(Wd, K, stride, padding)
     xp = _pad(x, padding)
     out = np.zeros((N, C, Ho, Wo), dtype=np.result_type(x, W))
+    # BEGIN SOLUTION depthwise-forward-naive
     for i in range(Ho):
         for j in range(Wo):
             patch = xp[:, :, i * stride : i * stride + K, j * stride : j * stride + K]
             out[:, :, i, j] = (patch * W[:, 0]).sum(axis=(2, 3))
+    # END SOLUTION
     return out if b is None else out + b[:, None, None]
 
 

@@ -77,9 +77,11 @@ def inference_energy(
     skip_zeros : count only the MultAdds of nonzero weights (sparse execution).
     sram_bytes : on-chip budget; a model that fits is read from SRAM, otherwise from DRAM.
     """
+    # BEGIN SOLUTION inference-energy
     macs = effective_multadds(model) if skip_zeros else model.multadds()
     words = -(-int(model_bytes) // 4)
     on_chip = model_bytes <= sram_bytes
     read = table["sram_read32"] if on_chip else table["dram_read32"]
     compute = macs * (table["fmul32"] + table["fadd32"])
+    # END SOLUTION
     return Energy(macs, words, on_chip, compute, words * read)

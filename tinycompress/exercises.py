@@ -82,6 +82,26 @@ TASKS: tuple[Task, ...] = (
         "01_convolutions",
         "the convolution forward pass as loops over output positions",
     ),
+    Task(
+        "depthwise-forward-naive",
+        "01_convolutions",
+        "the depthwise convolution forward pass as loops over output positions",
+    ),
+    Task(
+        "conv-multadds",
+        "01_convolutions",
+        "the MultAdds of a standard convolution, K K M N Ho Wo",
+    ),
+    Task(
+        "magnitude-prune",
+        "03_pruning",
+        "magnitude pruning: threshold q x std, mask |w| > t, mask-preserving update",
+    ),
+    Task(
+        "filter-l1-ranking",
+        "03_pruning",
+        "L1-norm filter ranking and the choice of filters to keep",
+    ),
     Task("csr-matvec-naive", "03_pruning", "the CSR matrix-vector product, one row at a time"),
     Task(
         "kmeans-assign-plain",
@@ -98,6 +118,11 @@ TASKS: tuple[Task, ...] = (
         "linear-quantize",
         "04_quantisation",
         "uniform quantisation: scale, zero point and rounded integers",
+    ),
+    Task(
+        "inference-energy",
+        "06_deep_compression",
+        "the energy of one inference from the 45 nm cost model",
     ),
 )
 """The task list, in chapter order. Every solution region in the package has an entry here and

@@ -131,16 +131,22 @@ def filter_l1_norms(w: np.ndarray, axis: int = 0) -> np.ndarray:
 
     Shapes: Conv2D W (F, C, K, K), axis 0 -> (F,); Dense W (D, M), axis 1 -> (M,).
     """
+    # BEGIN SOLUTION filter-l1-ranking
     other = tuple(a for a in range(w.ndim) if a != axis)
-    return np.abs(w).sum(axis=other)
+    norms = np.abs(w).sum(axis=other)
+    # END SOLUTION
+    return norms
 
 
 def filters_to_keep(norms: np.ndarray, n_keep: int) -> np.ndarray:
     """Indices (ascending) of the ``n_keep`` filters of largest norm; ties keep the lower index."""
     if not 1 <= n_keep <= norms.size:
         raise ValueError(f"n_keep must be in [1, {norms.size}], got {n_keep}")
+    # BEGIN SOLUTION filter-l1-ranking
     order = np.argsort(-norms, kind="stable")
-    return np.sort(order[:n_keep])
+    keep = np.sort(order[:n_keep])
+    # END SOLUTION
+    return keep
 
 
 # --------------------------------------------------------------------------------------------

@@ -73,12 +73,18 @@ class Mask:
 
 def masked(a: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """The mask-preserving update: zero every entry of ``a`` where ``keep`` is False."""
-    return np.where(keep, a, np.zeros((), dtype=a.dtype))
+    # BEGIN SOLUTION magnitude-prune
+    out = np.where(keep, a, np.zeros((), dtype=a.dtype))
+    # END SOLUTION
+    return out
 
 
 def magnitude_mask(w: np.ndarray, threshold: float) -> np.ndarray:
     """Boolean mask of the weights that survive a magnitude threshold: :math:`|w| > t`."""
-    return np.abs(w) > threshold
+    # BEGIN SOLUTION magnitude-prune
+    keep = np.abs(w) > threshold
+    # END SOLUTION
+    return keep
 
 
 # --------------------------------------------------------------------------------------------
@@ -93,8 +99,11 @@ def quality_threshold(w: np.ndarray, quality: float) -> float:
     Taking the survivors keeps the rule meaningful in iterative pruning: once many weights are
     exactly zero, the standard deviation of the whole tensor shrinks with every round.
     """
+    # BEGIN SOLUTION magnitude-prune
     alive = w[w != 0]
-    return float(quality * alive.std()) if alive.size else 0.0
+    t = quality * alive.std() if alive.size else 0.0
+    # END SOLUTION
+    return float(t)
 
 
 def sparsity_threshold(w: np.ndarray, sparsity: float) -> float:
