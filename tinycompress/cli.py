@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import exercises, prune, trained_quant, zoo
+from . import container, exercises, prune, trained_quant, zoo
 from .checkpoint import load_model, save_model
 from .data import Normalization, load_arrays, load_split
 from .errors import CheckpointError, TinyCompressError
@@ -26,12 +26,12 @@ from .train import evaluate, train_with_recipe
 
 
 def resolve_model(arg: str) -> tuple[Sequential, dict[str, Any]]:
-    """A zoo name or a checkpoint path -> ``(model, meta)``."""
+    """A zoo name, a checkpoint path or a ``.tcz`` file -> ``(model, meta)``."""
     if arg in zoo.PRETRAINED:
         return zoo.load_pretrained(arg)
     path = Path(arg)
     if path.is_file():
-        return load_model(path)
+        return container.load(path) if path.suffix == ".tcz" else load_model(path)
     if arg in zoo.BUILDERS:
         return zoo.build(arg), {}
     raise CheckpointError(
@@ -194,6 +194,38 @@ def cmd_quantize(args: argparse.Namespace) -> None:
           f"{result['error']:.2%}; saved {args.out}")
 
 
+def _index_bits_arg(text: str) -> int | None:
+    if text == "auto":
+        return None
+    try:
+        return int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of bits or 'auto', got {text!r}"
+        ) from exc
+
+
+def cmd_encode(args: argparse.Namespace) -> None:
+    model, meta = resolve_model(args.model)
+    keep = {k: meta[k] for k in ("normalization",) if k in meta}
+    container.save(model, args.out, index_bits=args.index_bits, meta={**keep, "source": args.model})
+    report = container.inspect(args.out)
+    _emit(args, {"model": args.model, "out": str(args.out), **report},
+          container.format_inspect(report) + f"\nwrote {args.out}")
+
+
+def cmd_decode(args: argparse.Namespace) -> None:
+    model, meta = container.load(args.file)
+    save_model(model, args.out, meta)
+    _emit(args, {"file": str(args.file), "out": str(args.out)},
+          f"decoded {args.file} ({model.num_params():,} parameters); saved {args.out}")
+
+
+def cmd_inspect(args: argparse.Namespace) -> None:
+    report = container.inspect(args.file)
+    _emit(args, report, container.format_inspect(report))
+
+
 def cmd_exercises(args: argparse.Namespace) -> None:
     if args.action == "init":
         path = exercises.init(args.dir, root=args.source)
@@ -290,6 +322,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, default=None, help="fine-tune on the first N images only")
     p.add_argument("--out", type=Path, required=True, help="where to write the checkpoint")
+
+    p = add("encode", cmd_encode, "write a compressed .tcz file (relative indices, codebooks, "
+            "Huffman coding; the smallest layout per tensor)")
+    p.add_argument("--out", type=Path, required=True, help="the .tcz file to write")
+    p.add_argument("--index-bits", type=_index_bits_arg, default=None, metavar="B|auto",
+                   help="width of the relative-index (gap) field (default: auto, per tensor)")
+
+    p = add("decode", cmd_decode, "turn a .tcz file back into a dense checkpoint", model=False)
+    p.add_argument("file", metavar="FILE.tcz", type=Path)
+    p.add_argument("--out", type=Path, required=True, help="where to write the checkpoint")
+
+    p = add("inspect", cmd_inspect, "where the bytes of a .tcz file go, per layer", model=False)
+    p.add_argument("file", metavar="FILE.tcz", type=Path)
 
     p = add("exercises", cmd_exercises, "exercises: a student copy of the project with the key "
             "functions as stubs, checked by their tests", model=False, json_flag=False)
