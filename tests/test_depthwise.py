@@ -157,6 +157,7 @@ def test_pointwise_gradients(bias):
     check_gradients(layer, rand(2, 3, 4, 5))
 
 
+@pytest.mark.task_batchnorm_backward
 def test_separable_block_gradients_end_to_end():
     """dw 3x3 -> BN -> ReLU -> pw 1x1 -> BN -> ReLU, batch statistics, float64."""
     rng = np.random.default_rng(0)

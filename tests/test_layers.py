@@ -126,7 +126,9 @@ def test_global_avgpool_relu_flatten_gradients():
     check_layer(Flatten(), rand(2, 3, 2, 2))
 
 
-@pytest.mark.parametrize("train", [True, False])
+@pytest.mark.parametrize(
+    "train", [pytest.param(True, marks=pytest.mark.task_batchnorm_backward), False]
+)
 @pytest.mark.parametrize("shape", [(4, 3, 5, 5), (1, 2, 3, 4)])
 def test_batchnorm_gradients(train, shape):
     layer = as64(BatchNorm2D(shape[1]))
@@ -174,6 +176,7 @@ def test_wrong_input_shapes_raise_shape_error():
         Conv2D(1, 1, 5).output_shape((1, 3, 3))
 
 
+@pytest.mark.task_batchnorm_backward
 def test_layers_keep_float32():
     x = rand(2, 1, 8, 8).astype(np.float32)
     for layer in (Conv2D(1, 2, 3), MaxPool2D(2), BatchNorm2D(1), ReLU()):

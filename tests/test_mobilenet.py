@@ -164,6 +164,7 @@ def test_lenet_params_still_count_biases():
 # --- the MNIST MobileNet -------------------------------------------------------------------
 
 
+@pytest.mark.task_batchnorm_backward
 def test_mnist_mobilenet_trains_forward_backward_and_round_trips(tmp_path):
     model = mobilenet_mnist(alpha=0.25, resolution=16)
     assert model.input_shape == (1, 16, 16) and model.shapes()[-1] == (10,)
@@ -192,6 +193,7 @@ def test_resize_matrix():
     assert resize_images(x, 28) is x
 
 
+@pytest.mark.task_batchnorm_backward
 def test_grid_point_and_timing(tmp_path):
     out = tmp_path / "grid.json"
     rows = run_grid([(0.25, 16, False)], out, log=lambda s: None, train_limit=256,

@@ -53,6 +53,7 @@ def test_forward_rejects_wrong_input_shape():
         model.forward(np.zeros((2, 28, 28), np.float32))
 
 
+@pytest.mark.task_batchnorm_backward
 def test_whole_model_gradient_through_loss():
     """End-to-end backprop of a small conv net in float64 against finite differences."""
     rng = np.random.default_rng(0)

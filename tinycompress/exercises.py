@@ -93,6 +93,11 @@ TASKS: tuple[Task, ...] = (
         "the MultAdds of a standard convolution, K K M N Ho Wo",
     ),
     Task(
+        "batchnorm-backward",
+        "02_mobilenet",
+        "the BatchNorm input gradient through the batch mean and variance",
+    ),
+    Task(
         "magnitude-prune",
         "03_pruning",
         "magnitude pruning: threshold q x std, mask |w| > t, mask-preserving update",

@@ -339,10 +339,12 @@ def batchnorm_backward(
     dxhat = dout * gamma[c]
     if not batch_stats:
         return dxhat * inv_std[c], dgamma, dbeta
+    # BEGIN SOLUTION batchnorm-backward
     m = dout.size // dout.shape[1]
     dx = (inv_std[c] / m) * (
         m * dxhat - dxhat.sum(axis=axes)[c] - xhat * (dxhat * xhat).sum(axis=axes)[c]
     )
+    # END SOLUTION
     return dx, dgamma, dbeta
 
 
