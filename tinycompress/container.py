@@ -161,8 +161,8 @@ def _encode_values(bits: np.ndarray) -> tuple[dict[str, Any], bytes]:
     """Values (as bit patterns) through a codebook of their distinct values, or raw."""
     raw = bits.tobytes()
     uniq, index = np.unique(bits, return_inverse=True)
-    if uniq.size > 1 << 16 or uniq.nbytes >= len(raw):
-        return {"c": 0}, raw
+    if uniq.size > 1 << 16 or uniq.nbytes + _nbytes(bits.size) >= len(raw):
+        return {"c": 0}, raw  # every code word has at least one bit
     desc, stream = encode_stream(index.reshape(-1), uniq.size)
     coded = uniq.tobytes() + stream
     return ({"c": int(uniq.size), "v": desc}, coded) if len(coded) < len(raw) else ({"c": 0}, raw)
