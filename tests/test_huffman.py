@@ -250,3 +250,12 @@ def test_random_bytes_decode_equal_or_raise(
             outcomes.append(type(err))
     if isinstance(outcomes[0], np.ndarray) or isinstance(outcomes[1], np.ndarray):
         assert np.array_equal(outcomes[0], outcomes[1])
+
+
+def test_merges_by_hand() -> None:
+    used, merges = huffman.huffman_merges(np.array([5, 0, 2, 1, 1]))
+    assert used.tolist() == [0, 2, 3, 4]
+    # leaves 0..3 weigh 5, 2, 1, 1: join 1+1 -> node 4, then 2+2 -> 5, then 4+5 -> 6
+    assert [(m.a, m.wa, m.b, m.wb, m.parent) for m in merges] == [
+        (2, 1, 3, 1, 4), (1, 2, 4, 2, 5), (5, 4, 0, 5, 6)]
+    assert huffman.code_lengths(np.array([5, 0, 2, 1, 1])).tolist() == [1, 0, 2, 3, 3]

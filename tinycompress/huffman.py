@@ -6,8 +6,9 @@ and the sparse index gaps of a pruned network ("saves 20%-30% of network storage
 
 The pieces, in the order a reader meets them:
 
-1. :func:`code_lengths` builds the Huffman tree from symbol counts with a binary heap (merge
-   the two lightest subtrees until one is left) and returns each symbol's depth ``l_s``.
+1. :func:`huffman_merges` builds the Huffman tree from symbol counts with a binary heap (merge
+   the two lightest subtrees until one is left); :func:`code_lengths` returns each symbol's
+   depth ``l_s`` in it.
    Huffman's code minimises the average length ``L = sum_s p_s l_s`` over all prefix codes,
    and ``H(p) <= L < H(p) + 1`` where ``H(p) = -sum_s p_s log2 p_s`` (:func:`entropy`).
 2. :func:`canonical_codes` turns lengths into code words: sort symbols by ``(l_s, s)`` and
@@ -50,6 +51,44 @@ _LANE_BITS = 512
 
 
 # --------------------------------------------------------------------------- building codes
+@dataclass(frozen=True)
+class Merge:
+    """One step of Huffman's construction: trees ``a`` and ``b`` (weights ``wa <= wb``) are
+    joined under a new node ``parent`` of weight ``wa + wb``. Leaves are numbered ``0..m-1``
+    in the order of the used symbols, internal nodes ``m, m+1, ...`` as they are made."""
+
+    a: int
+    wa: int
+    b: int
+    wb: int
+    parent: int
+
+
+def huffman_merges(counts: np.ndarray) -> tuple[np.ndarray, list[Merge]]:
+    """Huffman's construction step by step: ``(used symbols, merges)``.
+
+    Start with one tree per used symbol (``counts[s] > 0``), weighted by its count. Repeatedly
+    pop the two lightest trees ``a, b`` from a binary heap and push a new node of weight
+    ``w_a + w_b`` whose children they are, until one tree is left. Ties break by node id, so
+    the result is deterministic. Each merge adds one bit to every leaf below it, so the total
+    cost ``sum_s c_s l_s`` is the sum of the merged weights, which the greedy choice minimises
+    (Huffman 1952).
+    """
+    counts = np.asarray(counts).ravel()
+    if counts.size and (not np.issubdtype(counts.dtype, np.integer) or counts.min() < 0):
+        raise ValueError("counts must be non-negative integers")
+    used = np.flatnonzero(counts)
+    heap = [(c, i) for i, c in enumerate(counts[used].tolist())]
+    heapq.heapify(heap)
+    merges = []
+    while len(heap) > 1:
+        wa, a = heapq.heappop(heap)
+        wb, b = heapq.heappop(heap)
+        merges.append(Merge(a, wa, b, wb, used.size + len(merges)))
+        heapq.heappush(heap, (wa + wb, merges[-1].parent))
+    return used, merges
+
+
 def code_lengths(counts: np.ndarray) -> np.ndarray:
     """Huffman code lengths from symbol counts, built with a binary heap.
 
@@ -61,36 +100,19 @@ def code_lengths(counts: np.ndarray) -> np.ndarray:
     Returns
     -------
     ndarray of uint8, shape (k,)
-        ``l_s``, the depth of leaf ``s`` in the Huffman tree; 0 for symbols that never occur.
-        A single distinct symbol gets length 1 (a code word must have at least one bit).
-
-    Notes
-    -----
-    Start with one tree per used symbol, weighted by its count. Repeatedly pop the two lightest
-    trees ``a, b`` and push a new node of weight ``w_a + w_b`` whose children they are; each
-    merge adds one bit to every leaf below it, so the total cost ``sum_s c_s l_s`` is the sum of
-    the weights of all internal nodes, which the greedy merge minimises (Huffman 1952). Ties
-    break by node id, so the result is deterministic.
+        ``l_s``, the depth of leaf ``s`` in the Huffman tree of :func:`huffman_merges`; 0 for
+        symbols that never occur. A single distinct symbol gets length 1 (a code word must
+        have at least one bit).
     """
-    counts = np.asarray(counts).ravel()
-    if counts.size and (not np.issubdtype(counts.dtype, np.integer) or counts.min() < 0):
-        raise ValueError("counts must be non-negative integers")
-    used = np.flatnonzero(counts)
-    lengths = np.zeros(counts.size, dtype=np.uint8)
+    used, merges = huffman_merges(counts)
+    lengths = np.zeros(np.size(counts), dtype=np.uint8)
     if used.size == 1:
         lengths[used] = 1
     if used.size <= 1:
         return lengths
-    heap = [(c, i) for i, c in enumerate(counts[used].tolist())]
-    heapq.heapify(heap)
     parent = [0] * (2 * used.size - 1)
-    node = used.size
-    while len(heap) > 1:
-        wa, a = heapq.heappop(heap)
-        wb, b = heapq.heappop(heap)
-        parent[a] = parent[b] = node
-        heapq.heappush(heap, (wa + wb, node))
-        node += 1
+    for m in merges:
+        parent[m.a] = parent[m.b] = m.parent
     depth = [0] * len(parent)  # the root is the last node made, at depth 0
     for v in range(len(parent) - 2, -1, -1):
         depth[v] = depth[parent[v]] + 1
