@@ -86,8 +86,13 @@ def test_softmax_cross_entropy_gradient_and_validation():
         softmax_cross_entropy(z, np.array([0, 1, 2, 5]))
 
 
-def test_first_layer_skips_input_gradient():
+def test_backward_stops_at_the_first_layer_with_parameters():
     model = zoo.build("lenet5")
     x = np.random.default_rng(0).standard_normal((2, 1, 28, 28)).astype(np.float32)
     model.forward(x, train=True)
     assert model.layers[0].backward(np.ones((2, 20, 24, 24), np.float32)) is None
+    mlp = zoo.build("lenet-300-100")  # Flatten first: fc1 is the first layer that learns
+    assert mlp.first_trainable == 1 and not mlp.layer("fc1").needs_input_grad
+    out = mlp.forward(x, train=True)
+    mlp.backward(np.ones_like(out))
+    assert mlp.layer("flatten")._cache is not None and "W" in mlp.layer("fc1").grads

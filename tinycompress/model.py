@@ -59,8 +59,12 @@ class Sequential:
         names = [layer.name for layer in self.layers]
         if len(set(names)) != len(names):
             raise ValueError(f"layer names must be unique, got {names}")
+        # Backpropagation can stop at the first layer with parameters: nothing before it learns,
+        # and nobody uses that layer's input gradient (LeNet-300-100: Flatten, then fc1).
+        self.first_trainable = next(
+            (i for i, layer in enumerate(self.layers) if layer.params), len(self.layers))
         for i, layer in enumerate(self.layers):
-            layer.needs_input_grad = i > 0
+            layer.needs_input_grad = i > self.first_trainable
         self.shapes()  # fail now, not at the first batch, if the layers do not fit together
 
     # --- running -----------------------------------------------------------------------------
@@ -77,7 +81,7 @@ class Sequential:
 
     def backward(self, dout: np.ndarray) -> None:
         """Backpropagate ``dL/dlogits`` and fill every layer's ``grads``."""
-        for layer in reversed(self.layers):
+        for layer in reversed(self.layers[self.first_trainable :]):
             dout = layer.backward(dout)
 
     def predict(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
