@@ -66,6 +66,7 @@ def test_canonical_codes_in_order() -> None:
     assert codes.tolist() == [0b010, 0b011, 0b100, 0b101, 0b110, 0b00, 0b1110, 0b1111]
 
 
+@pytest.mark.task_entropy
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.integers(0, 1000), min_size=1, max_size=40))
 def test_lengths_optimal_and_within_one_bit_of_entropy(counts: list[int]) -> None:
@@ -88,6 +89,7 @@ def test_lengths_optimal_and_within_one_bit_of_entropy(counts: list[int]) -> Non
     st.integers(1, 16),
     st.integers(0, 2**32 - 1),
 )
+@pytest.mark.task_huffman_decode_bitwise
 def test_table_decoder_equals_bitwise_decoder(
     k: int, n: int, alpha: float, table_bits: int, seed: int
 ) -> None:
@@ -98,6 +100,7 @@ def test_table_decoder_equals_bitwise_decoder(
     assert nbits == code.encoded_bits(np.bincount(x, minlength=k))
 
 
+@pytest.mark.task_huffman_decode_bitwise
 def test_long_codes_beyond_the_table_width() -> None:
     # Fibonacci counts give a maximally skewed tree: code lengths up to k - 1 = 29 bits
     fib = [1, 1]
@@ -114,6 +117,7 @@ def test_long_codes_beyond_the_table_width() -> None:
     assert np.array_equal(huffman.decode_bitwise(data, nbits, x.size, code), x)
 
 
+@pytest.mark.task_huffman_decode_bitwise
 def test_code_lengths_up_to_64_bits() -> None:
     lengths = np.array(list(range(1, 65)) + [64])  # a complete code with 64-bit words
     code = HuffmanCode.from_lengths(lengths)
@@ -123,6 +127,7 @@ def test_code_lengths_up_to_64_bits() -> None:
     assert np.array_equal(huffman.decode_bitwise(data, nbits, x.size, code), x)
 
 
+@pytest.mark.task_huffman_decode_bitwise
 def test_empty_stream_and_single_symbol() -> None:
     code = HuffmanCode.from_counts(np.zeros(5, dtype=np.int64))
     assert code.max_length == 0
@@ -135,6 +140,7 @@ def test_empty_stream_and_single_symbol() -> None:
     assert np.array_equal(fast, x) and np.array_equal(slow, x)
 
 
+@pytest.mark.task_huffman_decode_bitwise
 def test_65536_symbols_and_a_long_stream() -> None:
     rng = np.random.default_rng(1)
     # every symbol once (so ~17-bit words that hardly resynchronise), plus a skewed bulk
@@ -145,6 +151,7 @@ def test_65536_symbols_and_a_long_stream() -> None:
     assert np.array_equal(fast, x) and np.array_equal(slow, x)
 
 
+@pytest.mark.task_huffman_decode_bitwise
 def test_stream_spanning_several_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(huffman, "_BLOCK_BITS", 4096)
     rng = np.random.default_rng(2)
@@ -153,6 +160,7 @@ def test_stream_spanning_several_blocks(monkeypatch: pytest.MonkeyPatch) -> None
     assert np.array_equal(fast, x)
 
 
+@pytest.mark.task_huffman_decode_bitwise
 @pytest.mark.parametrize("keep_in_step", [True, False])
 def test_lanes_that_never_resynchronise(
     monkeypatch: pytest.MonkeyPatch, keep_in_step: bool
@@ -175,6 +183,7 @@ def test_lanes_that_never_resynchronise(
     assert np.array_equal(fast, x)
 
 
+@pytest.mark.task_entropy
 def test_near_entropy_on_a_large_stream() -> None:
     rng = np.random.default_rng(4)
     # cluster indices of a quantised layer: a bell-shaped histogram over 32 centroids;
@@ -188,7 +197,9 @@ def test_near_entropy_on_a_large_stream() -> None:
     assert bound <= bits <= 1.01 * bound
 
 
-@pytest.mark.parametrize("decoder", ["fast", "bitwise"])
+@pytest.mark.parametrize(
+    "decoder", ["fast", pytest.param("bitwise", marks=pytest.mark.task_huffman_decode_bitwise)]
+)
 def test_bad_streams_raise_format_error(decoder: str) -> None:
     dec = (
         huffman.decode
@@ -238,6 +249,7 @@ def test_encode_rejects_symbols_without_words() -> None:
     st.integers(0, 200),
     st.sampled_from([[2, 4, 3, 1, 0, 5, 5], [2, 4, 3, 0, 5]]),  # complete, incomplete
 )
+@pytest.mark.task_huffman_decode_bitwise
 def test_random_bytes_decode_equal_or_raise(
     data: bytes, nbits: int, n: int, lengths: list[int]
 ) -> None:

@@ -88,6 +88,11 @@ TASKS: tuple[Task, ...] = (
         "the depthwise convolution forward pass as loops over output positions",
     ),
     Task(
+        "avgpool-backward",
+        "01_convolutions",
+        "the average-pooling backward pass, 1/K^2 of each window's gradient",
+    ),
+    Task(
         "conv-multadds",
         "01_convolutions",
         "the MultAdds of a standard convolution, K K M N Ho Wo",
@@ -124,6 +129,8 @@ TASKS: tuple[Task, ...] = (
         "04_quantisation",
         "uniform quantisation: scale, zero point and rounded integers",
     ),
+    Task("huffman-decode-bitwise", "05_huffman", "the readable bit-by-bit Huffman decoder"),
+    Task("entropy", "05_huffman", "the Shannon entropy of symbol counts in bits per symbol"),
     Task(
         "inference-energy",
         "06_deep_compression",

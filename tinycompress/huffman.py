@@ -268,8 +268,11 @@ def entropy(counts: np.ndarray) -> float:
     c = c[c > 0]
     if c.size == 0:
         return 0.0
+    # BEGIN SOLUTION entropy
     p = c / c.sum()
-    return float(-(p * np.log2(p)).sum())
+    h = -(p * np.log2(p)).sum()
+    # END SOLUTION
+    return float(h)
 
 
 def average_length(counts: np.ndarray, lengths: np.ndarray) -> float:
@@ -349,6 +352,7 @@ def decode_bitwise(data: bytes, nbits: int, n: int, code: HuffmanCode) -> np.nda
     bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8), count=nbits).tolist()
     out = [0] * n
     pos = 0
+    # BEGIN SOLUTION huffman-decode-bitwise
     for i in range(n):
         word = length = 0
         while True:
@@ -362,6 +366,7 @@ def decode_bitwise(data: bytes, nbits: int, n: int, code: HuffmanCode) -> np.nda
             if word - first[length] < count[length]:
                 break
         out[i] = symbols[offset[length] + word - first[length]]
+    # END SOLUTION
     if pos != nbits:
         raise FormatError(f"{nbits - pos} trailing bits after the last of {n} symbols")
     return np.array(out, dtype=np.int64)

@@ -296,8 +296,10 @@ def avgpool_forward(x: np.ndarray, kernel: int, stride: int) -> tuple[np.ndarray
 def avgpool_backward(dout: np.ndarray, cache: Any) -> np.ndarray:
     r"""Each input of a window receives :math:`1/K^2` of the window's gradient."""
     x_shape, kernel, stride = cache
+    # BEGIN SOLUTION avgpool-backward
     share = dout[..., None, None] / (kernel * kernel)
     dwin = np.broadcast_to(share, (*dout.shape, kernel, kernel))
+    # END SOLUTION
     return scatter_windows(dwin, x_shape, stride)
 
 
