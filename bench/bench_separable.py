@@ -88,6 +88,7 @@ def main() -> None:
     print(head)
     print("-" * len(head))
     for name, model in numpy_cases().items():
+        model.layers[0].needs_input_grad = True  # a layer inside a network: dx is computed too
         g = np.ones((N, *model.shapes()[-1]), np.float32)
 
         def fwd(model: Sequential = model) -> None:
