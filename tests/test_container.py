@@ -68,7 +68,11 @@ def _split(blob: bytes) -> tuple[dict, list[bytes]]:
 
 
 # --- round trips ------------------------------------------------------------------------------
-@pytest.mark.parametrize("stage", ["dense", "pruned", "pruned+quantised"])
+@pytest.mark.parametrize(
+    "stage",
+    ["dense", *(pytest.param(s, marks=pytest.mark.task_magnitude_prune)
+               for s in ("pruned", "pruned+quantised"))],
+)
 def test_lenet_300_100_round_trip_is_bit_exact(stage: str) -> None:
     model = zoo.build("lenet-300-100", seed=0)
     if stage != "dense":
@@ -86,6 +90,7 @@ def test_lenet_300_100_round_trip_is_bit_exact(stage: str) -> None:
         assert 4 * model.num_params() / len(blob) > 25
 
 
+@pytest.mark.task_magnitude_prune
 def test_lenet5_pruned_quantised_round_trip_auto_bits(tmp_path) -> None:
     model = _pruned_quantised("lenet5", 0.9, 4)
     path = container.save(model, tmp_path / "l5.tcz")
@@ -144,6 +149,7 @@ def test_streams_fixed_or_huffman() -> None:
     assert np.array_equal(back, skewed)
 
 
+@pytest.mark.task_magnitude_prune
 def test_huffman_streams_beat_zlib_and_lzma(tmp_path) -> None:
     path = container.save(_pruned_quantised("lenet-300-100", 0.92, 5), tmp_path / "m.tcz")
     rows = {r["data"].split()[0]: r for r in container.general_purpose_sizes(path)}
@@ -265,6 +271,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.task_magnitude_prune
 def test_cli_encode_inspect_decode(tmp_path) -> None:
     src = tmp_path / "m.npz"
     from tinycompress.checkpoint import save_model

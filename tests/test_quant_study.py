@@ -4,6 +4,7 @@ mid-run measurement of "mean" mode, isolation between runs)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from tests.test_trained_quant import _data, _tiny
 from tinycompress.quant_study import (
@@ -15,6 +16,7 @@ from tinycompress.quant_study import (
 )
 
 
+@pytest.mark.task_kmeans_plus_plus
 def test_init_sweep_rows() -> None:
     X, y = _data(40)
     rows = init_sweep(_tiny, X, y, bits=[1, 3], inits=["linear", "kmeans++"])
@@ -40,6 +42,7 @@ def test_bits_by_kind_quantises_only_that_kind() -> None:
     assert rows[0]["error"] == quantized_error(_tiny, {"conv": 2}, X, y)
 
 
+@pytest.mark.task_centroid_grad
 def test_ablation_curves() -> None:
     X, y = _data(64)
     rows = ablation(_tiny, X, y, X, y, bits=2, epochs=2, batch_size=16,
@@ -55,6 +58,7 @@ def test_ablation_curves() -> None:
         assert r["error"] == r["curve"][-1]
 
 
+@pytest.mark.task_linear_quantize
 def test_baselines_rows() -> None:
     X, y = _data(40)
     rows = baselines(_tiny, X, y, kmeans_bits=[5])

@@ -196,6 +196,7 @@ def test_lenet5_by_kind_is_deterministic() -> None:
             np.testing.assert_array_equal(la.params[key], lb.params[key])
 
 
+@pytest.mark.task_centroid_grad
 def test_cli_quantize_writes_a_checkpoint_that_summary_and_evaluate_read(capsys, tmp_path) -> None:
     meta = {"normalization": {"mean": 0.1307, "std": 0.3081}}
     src = save_model(zoo.build("lenet-300-100"), tmp_path / "dense.npz", meta)
