@@ -612,7 +612,8 @@ def _run_lanes(
     marks = marks.reshape(2, stride)[:, : lanes * lane_bits].reshape(2, lanes, lane_bits)
     visited = marks[np.arange(lanes) & 1, np.arange(lanes)]  # lane j's marks in segment j
     visited[-1, m - (lanes - 1) * lane_bits :] = False  # past the block's end
-    last = np.arange(lanes) * lane_bits + lane_bits - 1 - np.argmax(visited[:, ::-1], axis=1)
+    marked = np.flatnonzero(visited)  # sorted; every lane marked at least its start
+    last = marked[np.searchsorted(marked, np.arange(1, lanes + 1) * lane_bits) - 1]
     return visited, reader.next(last, lo) + lo
 
 
