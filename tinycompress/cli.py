@@ -243,6 +243,26 @@ def cmd_exercises(args: argparse.Namespace) -> None:
         _emit(args, {"tasks": rows}, exercises.format_task_table(rows))
 
 
+def cmd_deep_compress(args: argparse.Namespace) -> None:
+    from . import pipeline  # imported on demand: it pulls in every stage of the project
+
+    overrides = {"quick": args.quick} if args.quick else {}
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    name = args.model if args.model in zoo.BUILDERS else Path(args.model).stem
+    settings = pipeline.Settings.for_model(args.model, **overrides)
+    if args.config is not None:
+        settings = settings.merged(args.config)
+    out = args.out or Path(f"{name}.tcz")
+    report = pipeline.run(args.model, out, settings, args.data, progress=not args.json,
+                          log=(lambda _: None) if args.json else print)
+    c, o = report["compressed"], report["original"]
+    _emit(args, report,
+          f"{args.model}: {o['bytes']:,} B -> {c['file_bytes']:,} B ({c['ratio']:.1f}x); test "
+          f"error {o['error']:.2%} -> {c['error']:.2%} (decoded from {out}, n = {c['n']:,}); "
+          f"report {out.with_name(out.stem)}.report.md; {report['seconds']:.0f} s")
+
+
 # --- parser --------------------------------------------------------------------------------
 
 
@@ -335,6 +355,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("inspect", cmd_inspect, "where the bytes of a .tcz file go, per layer", model=False)
     p.add_argument("file", metavar="FILE.tcz", type=Path)
+
+    p = add("deep-compress", cmd_deep_compress, "prune, quantise and Huffman-code a model into a "
+            ".tcz file, then evaluate the decoded file (Deep Compression)", data=True)
+    p.add_argument("--out", type=Path, default=None, help="the .tcz file (default: MODEL.tcz)")
+    p.add_argument("--config", type=Path, default=None,
+                   help="JSON file overriding the settings of tinycompress.pipeline.Settings")
+    p.add_argument("--quick", action="store_true",
+                   help="the same pipeline on a small subset with token training (smoke test)")
+    p.add_argument("--seed", type=int, default=None)
 
     p = add("exercises", cmd_exercises, "exercises: a student copy of the project with the key "
             "functions as stubs, checked by their tests", model=False, json_flag=False)

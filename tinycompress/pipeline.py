@@ -1,0 +1,306 @@
+"""The Deep Compression pipeline, end to end (Han, Mao & Dally, ICLR 2016, Fig. 1).
+
+::
+
+    trained model --prune + retrain--> sparse --k-means + trained centroids--> shared weights
+                  --relative indices + Huffman--> .tcz file --decode--> model --> evaluate
+
+Each stage takes a model and returns a model; the pipeline only chains them. Every stage writes
+its result into a stage folder beside the output file and records it in ``state.json``, so a
+rerun with the same settings resumes after the last finished stage. The final accuracy is always
+measured on the model *decoded from the written file*, never on the model in memory: the file
+is the only truth about the compressed model.
+
+Settings (:class:`Settings`) come from defaults per zoo model (the recipe that reaches the
+targets), a JSON config file, or flags. For a checkpoint of another model (say one trained with
+``tinycompress train --data DIR`` on another dataset) the per-layer pruning targets are chosen
+from that model's own sensitivity curves (:func:`sensitivity_targets`), not from constants
+tuned to MNIST.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import container, prune, sparse, trained_quant
+from .checkpoint import atomic_write, load_model, save_model
+from .cli import normalization_of, resolve_model
+from .data import load_arrays
+from .energy import inference_energy
+from .model import Sequential
+from .train import Recipe, evaluate
+
+STAGES = ("prune", "quantize", "encode")
+
+
+@dataclass
+class Settings:
+    """Everything that decides the compressed model. JSON-able; ``--config FILE`` overrides."""
+
+    prune_recipes: list[str] = field(default_factory=list)  # names in prune.RECIPES, in order
+    target_kept: float = 0.06  # for models without recipes: overall fraction of weights kept
+    sensitivity_rounds: int = 3
+    bits: str = "conv=8,fc=5"  # per layer kind or name, see trained_quant.parse_bits
+    init: str = "linear"
+    finetune_epochs: int = 1
+    finetune_lr: float = 1e-4
+    index_bits: int | None = None  # gap field width; None: the container tries 1..12 bits
+    seed: int = 0
+    quick: bool = False
+
+    @classmethod
+    def for_model(cls, name: str, **overrides: Any) -> Settings:
+        """The default recipe of a zoo model (or the generic one), then ``overrides``."""
+        base = DEFAULTS.get(name, cls())
+        return replace(base, **overrides)
+
+    def merged(self, path: str | Path) -> Settings:
+        """These settings updated from a JSON config file (unknown keys are an error)."""
+        doc = json.loads(Path(path).read_text())
+        names = {f.name for f in fields(self)}
+        if unknown := sorted(set(doc) - names):
+            raise ValueError(f"{path}: unknown settings {unknown}; known: {sorted(names)}")
+        return replace(self, **doc)
+
+
+DEFAULTS: dict[str, Settings] = {
+    "lenet-300-100": Settings(prune_recipes=["lenet-300-100", "lenet-300-100-dc"], bits="fc=5"),
+    "lenet5": Settings(prune_recipes=["lenet5", "lenet5-dc"], bits="conv=8,fc=5"),
+}
+"""The recipes that reach the issue's targets (see the closing notes and chapter 6)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Pruning targets from a model's own sensitivity
+# --------------------------------------------------------------------------------------------
+
+
+def sensitivity_targets(curves: dict[str, list[float]], sparsities: list[float],
+                        baseline: float, weights: dict[str, int],
+                        target_kept: float) -> dict[str, float]:
+    """Per-layer sparsities that keep about ``target_kept`` of all weights, least-sensitive first.
+
+    Every layer is allowed the same accuracy drop ``d`` (from its own pruning curve); ``d`` is
+    the smallest value for which the layers, each at its largest sparsity within ``d``, keep at
+    most ``target_kept`` of the weights overall. A robust layer (a flat curve, like a big
+    fully-connected layer) ends up pruned hard and a sensitive one gently: the sensitivity
+    analysis of Han et al. 2015 (Fig. 6) turned into a rule.
+    """
+    total = sum(weights.values())
+    drops = sorted({max(baseline - a, 0.0) for accs in curves.values() for a in accs})
+    chosen: dict[str, float] = {}
+    for d in drops:
+        chosen = prune.choose_sparsities(curves, sparsities, baseline, d)
+        kept = sum(weights[n] * (1 - s) for n, s in chosen.items()) / total
+        if kept <= target_kept:
+            break
+    return chosen
+
+
+def derived_recipe(model: Sequential, X: np.ndarray, y: np.ndarray, settings: Settings,
+                   lr: float) -> prune.PruneRecipe:
+    """A pruning recipe for an arbitrary model: targets from its sensitivity on (X, y)."""
+    sweep = [0.0, 0.5, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98]
+    base = evaluate(model, X, y)["accuracy"]
+    curves = prune.sensitivity(model, X, y, sweep)
+    weights = {lay.name: lay.params["W"].size for lay in prune.prunable_layers(model)}
+    targets = sensitivity_targets(curves, sweep, base, weights, settings.target_kept)
+    epochs = 1 if settings.quick else 2
+    return prune.PruneRecipe(targets=targets, rounds=settings.sensitivity_rounds,
+                             retrain=Recipe(epochs=epochs, batch_size=64, lr=lr / 10))
+
+
+# --------------------------------------------------------------------------------------------
+# The stages
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Data:
+    X: np.ndarray
+    y: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+
+
+def stage_prune(model: Sequential, meta: dict[str, Any], data: Data, settings: Settings,
+                progress: bool) -> dict[str, Any]:
+    """Iterative magnitude pruning with retraining (masks keep pruned weights at zero)."""
+    recipes = [prune.RECIPES[name] for name in settings.prune_recipes]
+    if not recipes:
+        lr = float(meta.get("recipe", {}).get("lr", 0.01))
+        sub = np.random.default_rng(settings.seed).permutation(len(data.X))[:5000]
+        recipes = [derived_recipe(model, data.X[sub], data.y[sub], settings, lr)]
+    rounds = []
+    for recipe in recipes:
+        if settings.quick:  # same stages, a token amount of work
+            recipe = replace(recipe, rounds=1, final_epochs=None,
+                             retrain=replace(recipe.retrain, epochs=1))
+        results = prune.run_recipe(model, recipe, data.X, data.y, seed=settings.seed,
+                                   progress=progress)
+        rounds += [r.to_json() for r in results]
+    prune.remove_masks(model)
+    return {"recipes": [asdict(r) for r in recipes], "rounds": rounds,
+            "kept": prune.kept_fraction(model)}
+
+
+def stage_quantize(model: Sequential, data: Data, settings: Settings,
+                   progress: bool) -> dict[str, Any]:
+    """k-means weight sharing of the kept weights, then fine-tuning of the centroids."""
+    report = trained_quant.quantize_model(model, settings.bits, init=settings.init,
+                                          rng=settings.seed)
+    before = evaluate(model, data.X_test, data.y_test)["error"]
+    if settings.finetune_epochs > 0:
+        trained_quant.finetune(model, data.X, data.y, epochs=settings.finetune_epochs,
+                               lr=settings.finetune_lr, seed=settings.seed, progress=progress)
+    for layer in model.layers:
+        layer.constraints.clear()
+    return {"layers": [r.to_json() for r in report], "error_before_finetune": before}
+
+
+# --------------------------------------------------------------------------------------------
+# Measurements: time and energy
+# --------------------------------------------------------------------------------------------
+
+
+def inference_times(model: Sequential, X: np.ndarray) -> dict[str, float]:
+    """Seconds per forward pass, dense float32 and sparse CSR, at batch 1 and batch 64."""
+    csr = sparse.to_sparse(model)
+    out = {}
+    for b in (1, 64):
+        xb = X[:b]
+        out[f"dense_b{b}"] = sparse.best_time(lambda xb=xb: model.forward(xb))
+        out[f"sparse_b{b}"] = sparse.best_time(lambda xb=xb: sparse.sparse_forward(model, xb, csr))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Running it
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """Where a pipeline run keeps its files."""
+
+    out: Path  # the .tcz file
+
+    @property
+    def stage_dir(self) -> Path:
+        return self.out.with_name(self.out.stem + ".stages")
+
+    @property
+    def state_path(self) -> Path:
+        return self.stage_dir / "state.json"
+
+    def checkpoint(self, stage: str) -> Path:
+        return self.stage_dir / f"{STAGES.index(stage) + 1}-{stage}.npz"
+
+    def load_state(self, settings_json: dict[str, Any], model_arg: str) -> dict[str, Any]:
+        fresh = {"model": model_arg, "settings": settings_json, "stages": {}}
+        if not self.state_path.is_file():
+            return fresh
+        state = json.loads(self.state_path.read_text())
+        same = state.get("settings") == settings_json and state.get("model") == model_arg
+        return state if same else fresh
+
+    def save_state(self, state: dict[str, Any]) -> None:
+        text = json.dumps(state, indent=1).encode()
+        atomic_write(self.state_path, lambda f: f.write(text))
+
+
+def load_data(meta: dict[str, Any], data_dir: str | None, quick: bool) -> Data:
+    norm = normalization_of(meta, data_dir)
+    X, y = load_arrays("train", data_dir, norm)
+    Xt, yt = load_arrays("test", data_dir, norm)
+    if quick:
+        X, y, Xt, yt = X[:2000], y[:2000], Xt[:1000], yt[:1000]
+    return Data(X, y, Xt, yt)
+
+
+def run(model_arg: str, out: str | Path, settings: Settings, data_dir: str | None = None,
+        progress: bool = True, log: Callable[[str], Any] = print) -> dict[str, Any]:
+    """Run (or resume) the pipeline on ``model_arg``; write ``out`` (.tcz) and its report.
+
+    Returns the report as a dict (also written as ``<out stem>.report.json`` and ``.md``).
+    """
+    start = time.perf_counter()
+    run_ = Run(Path(out))
+    model, meta = resolve_model(model_arg)
+    data = load_data(meta, data_dir, settings.quick)
+    dense_params = model.num_params()
+    original = {"error": evaluate(model, data.X_test, data.y_test)["error"],
+                "params": dense_params, "bytes": 4 * dense_params}
+    state = run_.load_state(asdict(settings), model_arg)
+    for stage in ("prune", "quantize"):
+        path = run_.checkpoint(stage)
+        if stage in state["stages"] and path.is_file():
+            model, _ = load_model(path)
+            log(f"[{stage}] resumed from {path}")
+            continue
+        t0 = time.perf_counter()
+        log(f"[{stage}] running ...")
+        if stage == "prune":
+            info = stage_prune(model, meta, data, settings, progress)
+        else:
+            info = stage_quantize(model, data, settings, progress)
+        info["error"] = evaluate(model, data.X_test, data.y_test)["error"]
+        info["seconds"] = round(time.perf_counter() - t0, 1)
+        info["file_bytes"] = len(container.to_bytes(model, settings.index_bits))
+        save_model(model, path, {**meta, "pipeline_stage": stage})
+        state["stages"][stage] = info
+        run_.save_state(state)
+        log(f"[{stage}] test error {info['error']:.2%} ({info['seconds']} s)")
+
+    t0 = time.perf_counter()
+    container.save(model, run_.out, index_bits=settings.index_bits, meta={
+        "normalization": meta.get("normalization"), "source": model_arg,
+        "pipeline": asdict(settings)})
+    state["stages"]["encode"] = {"seconds": round(time.perf_counter() - t0, 1)}
+    run_.save_state(state)
+
+    decoded, _ = container.load(run_.out)  # evaluate the file, never the in-memory model
+    final = evaluate(decoded, data.X_test, data.y_test)
+    file_bytes = run_.out.stat().st_size
+    inspected = container.inspect(run_.out)
+    pq_bytes = inspected["header_and_manifest_bytes"] + sum(
+        row["other_bytes"] + row.get("rate_pq", 0.0) * 4 * row.get("weights", 0)
+        for row in inspected["layers"])
+    original_model = resolve_model(model_arg)[0]
+    report = {
+        "model": model_arg, "out": str(run_.out), "settings": asdict(settings),
+        "original": original,
+        "stages": state["stages"],
+        "compressed": {"error": final["error"], "accuracy": final["accuracy"], "n": final["n"],
+                       "file_bytes": file_bytes, "ratio": original["bytes"] / file_bytes},
+        "stage_bytes": {"pruned (P) file": state["stages"]["prune"]["file_bytes"],
+                        "P+Q (formula)": round(pq_bytes)},
+        "inspect": inspected,
+        "times": {"original": inference_times(original_model, data.X_test),
+                  "decoded": inference_times(decoded, data.X_test)},
+        "energy_pj": {
+            "original": inference_energy(original_model, original["bytes"],
+                                         skip_zeros=False).to_json(),
+            "compressed": inference_energy(decoded, file_bytes).to_json()},
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+    write_report(run_, report)
+    return report
+
+
+def write_report(run_: Run, report: dict[str, Any]) -> None:
+    """``<stem>.report.json`` and ``<stem>.report.md`` (with PNG figures) beside the file."""
+    from .report import render_markdown  # matplotlib is imported only when a report is drawn
+
+    stem = run_.out.with_name(run_.out.stem)
+    text = json.dumps(report, indent=1).encode()
+    atomic_write(stem.with_suffix(".report.json"), lambda f: f.write(text))
+    md = render_markdown(report, stem).encode()
+    atomic_write(stem.with_suffix(".report.md"), lambda f: f.write(md))
