@@ -27,6 +27,7 @@ from tinycompress.mobilenet import (
     resize_matrix,
     run_grid,
     time_separable_vs_standard,
+    train_point,
 )
 
 
@@ -202,6 +203,11 @@ def test_grid_point_and_timing(tmp_path):
     assert 0.0 <= row["accuracy"] <= 1.0 and row["test_n"] == 200 and row["train_n"] == 256
     assert row["multadds"] == mobilenet_mnist(0.25, 16, shape_only=True).multadds()
     assert json.loads(out.read_text())["rows"] == rows
+    row = train_point(0.25, 16, train_limit=128, test_limit=100, epochs=1,
+                      save=tmp_path / "m.npz")
+    model, meta = load_model(tmp_path / "m.npz")
+    assert meta["accuracy"] == row["accuracy"] and "normalization" in meta
+    assert model.input_shape == (1, 16, 16)
     (t,) = time_separable_vs_standard([8], size=6, batch=2, repeats=1)
     assert t["multadd_ratio"] == pytest.approx(1 / 8 + 1 / 9, rel=1e-12)
     assert t["standard_ms"] > 0 and t["separable_ms"] > 0

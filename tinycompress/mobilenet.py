@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .checkpoint import atomic_write
+from .checkpoint import atomic_write, save_model
 from .data import Normalization, load_split
 from .depthwise import DepthwiseConv2D, PointwiseConv2D, scale_width
 from .layers import (
@@ -193,11 +193,13 @@ def train_point(
     alpha: float, resolution: int, full_conv: bool = False, *, train_limit: int = 20000,
     test_limit: int | None = None, epochs: int = 2, batch_size: int = 64, lr: float = 0.1,
     weight_decay: float = 1e-4, seed: int = 0, folder: str | Path | None = None,
+    save: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train one MNIST MobileNet from scratch and report its counts, accuracy and time.
 
     SGD with momentum 0.9 and cosine decay, inputs standardised then resized; the test images
-    are resized the same way. Returns a JSON-able dict.
+    are resized the same way. Returns a JSON-able dict, also stored as the checkpoint's meta
+    (with the normalisation) when ``save`` names a checkpoint file to write.
     """
     norm = Normalization.fit(load_split("train", folder).images)
     X, y = mnist_arrays("train", resolution, norm, train_limit, folder)
@@ -211,11 +213,14 @@ def train_point(
     seconds = time.perf_counter() - start
     summary = model.summary()
     result = evaluate(model, Xt, yt)
-    return {"alpha": alpha, "resolution": resolution, "full_conv": full_conv,
-            "multadds": summary["multadds"], "params": summary["params"],
-            "weights": summary["weights"], "accuracy": result["accuracy"],
-            "test_n": result["n"], "train_n": len(X), "epochs": epochs,
-            "train_seconds": round(seconds, 1), "seed": seed}
+    row = {"alpha": alpha, "resolution": resolution, "full_conv": full_conv,
+           "multadds": summary["multadds"], "params": summary["params"],
+           "weights": summary["weights"], "accuracy": result["accuracy"],
+           "test_n": result["n"], "train_n": len(X), "epochs": epochs,
+           "train_seconds": round(seconds, 1), "seed": seed}
+    if save is not None:
+        save_model(model, save, {**row, "normalization": norm.to_json(), "test": result})
+    return row
 
 
 def run_grid(
