@@ -4,7 +4,8 @@ The gate (tests marked ``exercises_gate``) writes a student copy into a temporar
 pytest inside it in subprocesses: the copy imports, shows no solution line, every test not tied
 to a task passes, every task's tests fail with the task's ``NotImplementedError``, and putting
 one task's solution back makes exactly that task's tests pass. Environment variable
-``TINYCOMPRESS_GATE_TASKS=N`` restricts the last check to a sample of N tasks rotating by day.
+``TINYCOMPRESS_GATE_TASKS=N`` restricts the last check to a sample of N tasks rotating by day,
+and ``TINYCOMPRESS_GATE_UNTIED=marked-files`` the all-stubs run to the files holding task marks.
 """
 
 from __future__ import annotations
@@ -306,11 +307,24 @@ def student_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _student_test_paths(copy: Path) -> list[str]:
+    """Test files the all-stubs run covers: every one, or with ``TINYCOMPRESS_GATE_UNTIED=
+    marked-files`` (a quicker, weaker check) only the files that hold task-marked tests."""
+    if os.environ.get("TINYCOMPRESS_GATE_UNTIED", "all") == "all":
+        return ["tests"]
+    return sorted(
+        p.relative_to(copy).as_posix()
+        for p in (copy / "tests").glob("test_*.py")
+        if "pytest.mark.task_" in p.read_text(encoding="utf-8")
+    )
+
+
 @pytest.fixture(scope="module")
 def student_run(student_copy: Path) -> dict[str, dict[str, Any]]:
-    """Every non-slow test of the student copy (notebooks aside), run once."""
+    """The non-slow tests of the student copy (notebooks aside), run once with every stub."""
     report = student_copy.parent / "all.json"
-    return _pytest_in(student_copy, report, "-m", "not slow", "tests")["tests"]
+    paths = _student_test_paths(student_copy)
+    return _pytest_in(student_copy, report, "-m", "not slow", *paths)["tests"]
 
 
 MARK_TO_ID = {t.mark: t.id for t in exercises.TASKS}
