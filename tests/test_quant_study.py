@@ -61,7 +61,8 @@ def test_ablation_curves() -> None:
 @pytest.mark.task_linear_quantize
 def test_baselines_rows() -> None:
     X, y = _data(40)
-    rows = baselines(_tiny, X, y, kmeans_bits=[5])
+    rows = baselines(_tiny, X, y, bits=[8, 5])
     assert [(r["method"], r["bits"]) for r in rows] == [
-        ("float32", 32), ("float16", 16), ("uniform int8", 8), ("k-means 5 bits", 5)]
+        ("float32", 32), ("float16", 16), ("uniform", 8), ("k-means", 8), ("uniform", 5),
+        ("k-means", 5)]
     assert all(0.0 <= r["error"] <= 1.0 for r in rows)

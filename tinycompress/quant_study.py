@@ -6,7 +6,7 @@
 * :func:`bits_by_kind`: test error when only the conv layers, or only the fully-connected
   layers, are quantised to b bits (the paper's Fig. 7: conv layers need about 4+ bits, fc
   layers hold down to about 2).
-* :func:`baselines`: float16 and uniform int8 beside k-means sharing.
+* :func:`baselines`: float16, and uniform quantisation beside k-means sharing at equal bits.
 * :func:`ablation`: what the fine-tuning recipe buys: none, the paper's summed centroid
   gradient, "centroid = mean of the fine-tuned weights", and re-assigning every step; each with
   its test error after every epoch.
@@ -83,10 +83,11 @@ def bits_by_kind(load: Loader, X: np.ndarray, y: np.ndarray, bits: Iterable[int]
 
 
 def baselines(load: Loader, X: np.ndarray, y: np.ndarray,
-              kmeans_bits: Iterable[int] = (8, 6, 4)) -> list[dict[str, Any]]:
-    """Test error of the float32 model beside float16, uniform int8 (scale + zero point) and
-    k-means sharing at a few bit widths, all without fine-tuning. Only the weight tensors are
-    converted (biases stay float32). Rows: ``{"method", "bits", "error"}``."""
+              bits: Iterable[int] = (8, 6, 4)) -> list[dict[str, Any]]:
+    """Test error of the float32 model beside float16, and, at each bit width, uniform
+    quantisation (one scale and zero point per tensor; int8 at 8 bits) and k-means sharing, all
+    without fine-tuning. Only the weight tensors are converted (biases stay float32).
+    Rows: ``{"method", "bits", "error"}``, method one of float32, float16, uniform, k-means."""
     def converted(fn: Callable[[np.ndarray], np.ndarray]) -> float:
         model = load()
         for layer in model.layers:
@@ -95,11 +96,11 @@ def baselines(load: Loader, X: np.ndarray, y: np.ndarray,
         return _error(model, X, y)
 
     rows = [{"method": "float32", "bits": 32, "error": _error(load(), X, y)},
-            {"method": "float16", "bits": 16, "error": converted(float16_roundtrip)},
-            {"method": "uniform int8", "bits": 8,
-             "error": converted(lambda W: linear_quantize(W, 8).decode())}]
-    rows += [{"method": f"k-means {b} bits", "bits": b, "error": quantized_error(load, b, X, y)}
-             for b in kmeans_bits]
+            {"method": "float16", "bits": 16, "error": converted(float16_roundtrip)}]
+    for b in bits:
+        rows.append({"method": "uniform", "bits": b,
+                     "error": converted(lambda W, b=b: linear_quantize(W, b).decode())})
+        rows.append({"method": "k-means", "bits": b, "error": quantized_error(load, b, X, y)})
     return rows
 
 
