@@ -19,6 +19,9 @@ def quick_run(tmp_path_factory):
     return out, report, logs
 
 
+@pytest.mark.task_magnitude_prune
+@pytest.mark.task_centroid_grad
+@pytest.mark.task_inference_energy
 def test_quick_run_writes_file_report_and_figures(quick_run):
     out, report, _ = quick_run
     assert out.is_file() and report["compressed"]["file_bytes"] == out.stat().st_size
@@ -29,6 +32,9 @@ def test_quick_run_writes_file_report_and_figures(quick_run):
     assert "| fc1 |" in md and "Energy" in md and "decoded file" in md
 
 
+@pytest.mark.task_magnitude_prune
+@pytest.mark.task_centroid_grad
+@pytest.mark.task_inference_energy
 def test_reported_error_is_the_decoded_files(quick_run):
     out, report, _ = quick_run
     decoded, meta = container.load(out)
@@ -37,6 +43,9 @@ def test_reported_error_is_the_decoded_files(quick_run):
     assert report["stages"]["prune"]["kept"] < 0.2  # the DC recipe prunes hard even in one round
 
 
+@pytest.mark.task_magnitude_prune
+@pytest.mark.task_centroid_grad
+@pytest.mark.task_inference_energy
 def test_rerun_resumes_finished_stages(quick_run):
     out, report, _ = quick_run
     logs = []
@@ -48,6 +57,9 @@ def test_rerun_resumes_finished_stages(quick_run):
     assert again["compressed"]["file_bytes"] == report["compressed"]["file_bytes"]
 
 
+@pytest.mark.task_magnitude_prune
+@pytest.mark.task_centroid_grad
+@pytest.mark.task_inference_energy
 def test_changed_settings_start_over(quick_run, tmp_path):
     out, _, _ = quick_run
     run = pipeline.Run(out)
@@ -76,6 +88,9 @@ def test_sensitivity_targets_prune_robust_layers_harder():
     assert kept <= 0.2
 
 
+@pytest.mark.task_magnitude_prune
+@pytest.mark.task_centroid_grad
+@pytest.mark.task_inference_energy
 def test_cli_on_a_model_trained_on_another_dataset(tmp_path, capsys):
     from tests.test_data import make_dataset
 
