@@ -382,7 +382,8 @@ def test_student_copy_has_no_solution_text(student_copy: Path) -> None:
                 assert student[text] <= outside[text], f"{rel}: solution line left: {text!r}"
     rows = exercises.task_rows(student_copy)
     assert all(row["locations"] for row in rows), "a task has no stub in the student copy"
-    assert (student_copy / "EXERCISES.md").is_file()
+    guide = (student_copy / "EXERCISES.md").read_text(encoding="utf-8")
+    assert all(f"`pytest -m {t.mark}`" in guide for t in exercises.TASKS)
     assert not (student_copy / "tests" / "test_exercises.py").exists()
 
 
