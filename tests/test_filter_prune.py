@@ -187,3 +187,25 @@ def test_depthwise_is_tied_to_the_pointwise_before_it():
     assert model.layer("pw1").config()["in_channels"] == 4
     fp.prune_filters(model, {"pw1": 2})  # a pointwise layer is a producer too; GAP -> fc
     assert model.layer("fc1").params["W"].shape == (2, 3)
+
+
+def test_mnist_mobilenet_halved_everywhere():
+    """Every producer of the MNIST MobileNet (stem conv and each pointwise) loses half its
+    filters; the depthwise layers and BatchNorms follow; outputs match the zeroed reference."""
+    from tinycompress import zoo
+
+    model = zoo.build("mobilenet-mnist").astype(np.float64)
+    madds = model.multadds()
+    producers = [lay.name for lay in model.layers if fp.kind_of(lay, fp.PRODUCERS)][:-1]
+    reference = copy.deepcopy(model)
+    kept = fp.prune_filters(model, {n: model.layer(n).params["W"].shape[0] // 2
+                                    for n in producers})
+    for name, keep in kept.items():
+        n = reference.layer(name).params["W"].shape[0]
+        fp.zero_channel_readers(reference, name, np.setdiff1d(np.arange(n), keep))
+    x = x_for(model, 3)
+    np.testing.assert_allclose(model.forward(x), reference.forward(x), rtol=1e-12, atol=1e-12)
+    for lay in model.layers:
+        if type(lay).__name__ == "DepthwiseConv2D":
+            assert lay.params["W"].shape[0] == lay.config()["channels"]
+    assert model.multadds() < 0.3 * madds  # every conv's MultAdds scale with in x out
