@@ -185,6 +185,19 @@ def test_run_recipe_numbers_rounds_and_resumes_from_zeros():
     assert prune.current_sparsities(model)["fc2"] == 0.0
 
 
+def test_run_recipe_stops_at_the_error_bound():
+    X, y = blobs()
+    model = tiny_mlp()
+    fit(model, X, y, epochs=5, batch_size=16, optimizer=SGD(model, lr=0.05), progress=False)
+    recipe = prune.PruneRecipe({"fc1": 0.999, "fc2": 0.999}, rounds=3,
+                               retrain=prune.Recipe(epochs=1, batch_size=16, lr=0.01))
+    results = prune.run_recipe(model, recipe, X, y, X_val=X, y_val=y, max_error_increase=0.0,
+                               progress=False)
+    assert len(results) < 3  # 99.9% sparsity cannot keep the training error
+    base = results[-1].kept if results else 1.0
+    assert prune.kept_fraction(model) == pytest.approx(base)
+
+
 @pytest.mark.task_magnitude_prune
 def test_cli_prune(tmp_path, capsys):
     from tinycompress.cli import main

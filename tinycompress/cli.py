@@ -10,6 +10,7 @@ with exit status 2, never as a traceback.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 import time
@@ -136,11 +137,10 @@ def cmd_prune(args: argparse.Namespace) -> None:
             targets = _parse_per_layer(args.per_layer)
         elif args.sparsity is not None:
             targets = {lay.name: args.sparsity for lay in prune.prunable_layers(model)}
-        else:
-            prune.masks_from_zeros(model)
-            for lay in prune.prunable_layers(model):
-                prune.prune_layer(lay, prune.quality_threshold(lay.params["W"], args.quality))
-            targets = prune.current_sparsities(model)
+        else:  # the sparsities q x std gives now, reached in --rounds geometric steps
+            trial = copy.deepcopy(model)
+            prune.prune(trial, quality=args.quality)
+            targets = prune.current_sparsities(trial)
         recipe = prune.PruneRecipe(targets=targets, rounds=args.rounds, retrain=retrain)
     start = time.perf_counter()
     def report(r: prune.RoundResult) -> None:
@@ -149,6 +149,7 @@ def cmd_prune(args: argparse.Namespace) -> None:
                   f"pruning, {r.error:.2%} after retraining", flush=True)
 
     rounds = prune.run_recipe(model, recipe, X, y, X_val=Xt, y_val=yt, seed=args.seed,
+                              max_error_increase=args.max_error_increase,
                               progress=not args.json, on_round=report)
     result = evaluate(model, Xt, yt)
     out_meta = {**meta, "source": args.model, "prune_recipe": recipe.to_json(),
@@ -326,6 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, help="retraining learning rate (default: original / 10)")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--shift", type=int, default=0, help="random shifts while retraining")
+    p.add_argument("--max-error-increase", type=float, default=None,
+                   help="stop (undoing the last round) once the test error rises by more")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, default=None, help="retrain on the first N images only")
     p.add_argument("--out", type=Path, required=True, help="where to write the checkpoint")

@@ -350,18 +350,20 @@ def iterative_prune(
     retrain_config: Recipe, *, X_val: np.ndarray | None = None,
     y_val: np.ndarray | None = None, max_error_increase: float | None = None, seed: int = 0,
     progress: bool = True, on_round: Callable[[RoundResult], Any] | None = None,
-    first_round: int = 1,
+    first_round: int = 1, base_error: float | None = None,
 ) -> list[RoundResult]:
     """Prune -> retrain, round after round, following ``schedule`` (per-layer sparsities).
 
     After each round the model is evaluated on ``(X_val, y_val)``. If ``max_error_increase`` is
     given and the error rose by more than that above the starting error, the round is undone
     (weights and masks restored) and the loop stops: the model is the last round that met the
-    bound. Returns one :class:`RoundResult` per completed round (the undone one last, if any,
-    is not included).
+    bound. ``base_error`` overrides the starting error the bound is measured from (when a
+    schedule is run in several calls). Returns one :class:`RoundResult` per completed round
+    (the undone one, if any, is not included).
     """
     has_val = X_val is not None and y_val is not None
-    base_error = evaluate(model, X_val, y_val)["error"] if has_val else float("nan")
+    if base_error is None:
+        base_error = evaluate(model, X_val, y_val)["error"] if has_val else float("nan")
     results: list[RoundResult] = []
     for r, sparsities in enumerate(schedule, start=first_round):
         before = snapshot(model) if max_error_increase is not None else None
@@ -471,17 +473,26 @@ def current_sparsities(model: Sequential) -> dict[str, float]:
 def run_recipe(
     model: Sequential, recipe: PruneRecipe, X: np.ndarray, y: np.ndarray, *,
     X_val: np.ndarray | None = None, y_val: np.ndarray | None = None, seed: int = 0,
-    progress: bool = True, on_round: Callable[[RoundResult], Any] | None = None,
+    max_error_increase: float | None = None, progress: bool = True,
+    on_round: Callable[[RoundResult], Any] | None = None,
 ) -> list[RoundResult]:
     """Apply ``recipe`` to ``model`` in place: masks from the current zeros, the geometric
-    schedule from the current sparsities to the targets, prune and retrain each round."""
+    schedule from the current sparsities to the targets, prune and retrain each round.
+
+    With ``max_error_increase`` (and validation data), stops at the last round whose error
+    stays within that much of the starting error (see :func:`iterative_prune`).
+    """
     masks_from_zeros(model)
     schedule = geometric_schedule(recipe.targets, recipe.rounds, current_sparsities(model))
-    results = iterative_prune(model, X, y, schedule[:-1], recipe.retrain, X_val=X_val,
-                              y_val=y_val, seed=seed, progress=progress, on_round=on_round)
+    has_val = X_val is not None and y_val is not None
+    kwargs = {"X_val": X_val, "y_val": y_val, "seed": seed, "progress": progress,
+              "on_round": on_round, "max_error_increase": max_error_increase,
+              "base_error": evaluate(model, X_val, y_val)["error"] if has_val else None}
+    results = iterative_prune(model, X, y, schedule[:-1], recipe.retrain, **kwargs)
+    if len(results) < len(schedule) - 1:
+        return results  # the error bound stopped the schedule early
     last = recipe.retrain
     if recipe.final_epochs is not None:
         last = Recipe(**{**asdict(last), "epochs": recipe.final_epochs})
-    return results + iterative_prune(
-        model, X, y, schedule[-1:], last, X_val=X_val, y_val=y_val, seed=seed,
-        progress=progress, on_round=on_round, first_round=len(schedule))
+    return results + iterative_prune(model, X, y, schedule[-1:], last,
+                                     first_round=len(schedule), **kwargs)
