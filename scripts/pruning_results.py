@@ -8,6 +8,17 @@ Parts (each merges its results into ``chapters/results/03_pruning.json``):
   conv1 20 -> 12 and conv2 50 -> 30 filters by L1 norm, error before and after retraining
   (2 epochs, lr 0.005, shifts of 2 pixels), MultAdds and measured inference time of both
   models; writes ``data/checkpoints/lenet5-filter-pruned.npz``.
+- ``ablation LABEL=CHECKPOINT ...``: records the recipe, rounds and test error of pruned
+  checkpoints made by ``tinycompress prune`` with other settings (the LeNet-5 retraining
+  ablation: learning rate 1/10 of the original instead of 1/2, and no random shifts)::
+
+      T=conv1=0.34,conv2=0.88,fc1=0.93,fc2=0.81
+      tinycompress prune lenet5 --per-layer $T --rounds 3 --retrain-epochs 2 --batch-size 64 \
+          --lr 0.001 --shift 2 --out /tmp/l5_lr001.npz
+      tinycompress prune lenet5 --per-layer $T --rounds 3 --retrain-epochs 2 --batch-size 64 \
+          --lr 0.005 --shift 0 --out /tmp/l5_noshift.npz
+      python scripts/pruning_results.py ablation "lr 0.001=/tmp/l5_lr001.npz" \
+          "no shifts=/tmp/l5_noshift.npz"
 
 Usage (one BLAS thread; the machine is shared)::
 
@@ -27,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from tinycompress import filter_prune, prune, sparse, zoo
-from tinycompress.checkpoint import atomic_write, save_model
+from tinycompress.checkpoint import atomic_write, load_model, save_model
 from tinycompress.cli import normalization_of
 from tinycompress.data import data_dir, load_arrays
 from tinycompress.train import Recipe, evaluate
@@ -97,15 +108,28 @@ def run_filters() -> None:
     print(json.dumps({k: v for k, v in result.items() if k != "summary"}, indent=1))
 
 
+def run_ablation(pairs: list[str]) -> None:
+    out = {}
+    for pair in pairs:
+        label, path = pair.split("=", 1)
+        _, meta = load_model(path)
+        out[label] = {"recipe": meta["prune_recipe"], "rounds": meta["prune_rounds"],
+                      "kept": meta["kept"], "error": meta["test"]["error"]}
+    merge("ablation/lenet5", out)
+    print(json.dumps({k: (v["kept"], v["error"]) for k, v in out.items()}, indent=1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("part", choices=["sensitivity", "filters"])
-    parser.add_argument("model", nargs="?", default="lenet-300-100")
+    parser.add_argument("part", choices=["sensitivity", "filters", "ablation"])
+    parser.add_argument("args", nargs="*", help="sensitivity: MODEL; ablation: LABEL=PATH ...")
     args = parser.parse_args()
     if args.part == "sensitivity":
-        run_sensitivity(args.model)
-    else:
+        run_sensitivity(args.args[0] if args.args else "lenet-300-100")
+    elif args.part == "filters":
         run_filters()
+    else:
+        run_ablation(args.args)
 
 
 if __name__ == "__main__":

@@ -18,8 +18,9 @@ The recipe: train, remove every connection whose weight is small, retrain the su
   sparsities, without retraining, and measure accuracy; :func:`choose_sparsities` turns the
   curves into per-layer targets.
 
-Only the multiplying weights ``W`` of Conv2D and Dense layers are pruned (``has_weights``);
-biases and BatchNorm parameters are few and stay dense, as in the paper.
+Only the multiplying weights ``W`` are pruned (layers with ``has_weights``: Conv2D, Dense,
+DepthwiseConv2D); biases and BatchNorm parameters are few and stay dense, as in the paper. The
+recipes behind the shipped checkpoints are :data:`RECIPES` (run with :func:`run_recipe`).
 """
 
 from __future__ import annotations
