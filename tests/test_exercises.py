@@ -219,9 +219,10 @@ def test_each_notebook_ends_with_its_exercises_section(chapter: str) -> None:
     markdown = [c for c in cells if c["cell_type"] == "markdown"]
     assert markdown, f"{path.name} has no markdown cell"
     last = "".join(markdown[-1]["source"])
-    assert last.startswith("## Exercises"), f"{path.name}: last markdown cell is not Exercises"
+    fix = "run `tinycompress exercises sync-notebooks` (keeps outputs) after executing it"
+    assert last.startswith("## Exercises"), f"{path.name} does not end with Exercises: {fix}"
     listed = set(re.findall(r"pytest -m (task_\w+)", last))
-    assert listed == {t.mark for t in exercises.tasks_of_chapter(chapter)}, path.name
+    assert listed == {t.mark for t in exercises.tasks_of_chapter(chapter)}, f"{path.name}: {fix}"
 
 
 def test_sync_notebook_appends_then_replaces_the_section_and_keeps_outputs(tmp_path: Path) -> None:
