@@ -60,11 +60,15 @@ def test_rerun_resumes_finished_stages(quick_run):
 @pytest.mark.task_magnitude_prune
 @pytest.mark.task_centroid_grad
 @pytest.mark.task_inference_energy
-def test_changed_settings_start_over(quick_run, tmp_path):
+def test_changed_settings_rerun_only_the_stages_they_affect(quick_run):
     out, _, _ = quick_run
     run = pipeline.Run(out)
-    state = run.load_state(pipeline.asdict(pipeline.Settings(quick=True, seed=5)), "lenet-300-100")
-    assert state["stages"] == {}
+    base = pipeline.Settings.for_model("lenet-300-100", quick=True)
+    assert set(run.load_state(base, "lenet-300-100")["stages"]) == {"prune", "quantize"}
+    other_bits = pipeline.replace(base, bits="fc=3")
+    assert set(run.load_state(other_bits, "lenet-300-100")["stages"]) == {"prune"}
+    assert run.load_state(pipeline.replace(base, seed=5), "lenet-300-100")["stages"] == {}
+    assert run.load_state(base, "lenet5")["stages"] == {}
 
 
 def test_config_file_overrides_and_rejects_unknown_keys(tmp_path):

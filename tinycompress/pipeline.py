@@ -38,6 +38,12 @@ from .model import Sequential
 from .train import Recipe, evaluate
 
 STAGES = ("prune", "quantize", "encode")
+STAGE_SETTINGS = {
+    "prune": ("prune_recipes", "target_kept", "sensitivity_rounds", "seed", "quick"),
+    "quantize": ("bits", "init", "finetune_epochs", "finetune_lr"),
+}
+"""The settings each stage's result depends on (besides the stages before it): changing the
+bits reruns quantisation on the saved pruned model instead of pruning again."""
 
 
 @dataclass
@@ -203,13 +209,26 @@ class Run:
     def checkpoint(self, stage: str) -> Path:
         return self.stage_dir / f"{STAGES.index(stage) + 1}-{stage}.npz"
 
-    def load_state(self, settings_json: dict[str, Any], model_arg: str) -> dict[str, Any]:
-        fresh = {"model": model_arg, "settings": settings_json, "stages": {}}
+    def load_state(self, settings: Settings, model_arg: str) -> dict[str, Any]:
+        """The recorded stages that are still valid for ``settings``, in order.
+
+        A stage is kept if it ran on the same model with the same values of the settings it
+        and every stage before it depend on (:data:`STAGE_SETTINGS`), and its checkpoint exists.
+        """
+        state: dict[str, Any] = {"model": model_arg, "stages": {}}
         if not self.state_path.is_file():
-            return fresh
-        state = json.loads(self.state_path.read_text())
-        same = state.get("settings") == settings_json and state.get("model") == model_arg
-        return state if same else fresh
+            return state
+        saved = json.loads(self.state_path.read_text())
+        if saved.get("model") != model_arg:
+            return state
+        for stage, keys in STAGE_SETTINGS.items():
+            info = saved.get("stages", {}).get(stage)
+            wanted = {k: getattr(settings, k) for k in keys}
+            valid = info is not None and info.get("settings") == wanted
+            if not (valid and self.checkpoint(stage).is_file()):
+                break
+            state["stages"][stage] = info
+        return state
 
     def save_state(self, state: dict[str, Any]) -> None:
         text = json.dumps(state, indent=1).encode()
@@ -238,8 +257,8 @@ def run(model_arg: str, out: str | Path, settings: Settings, data_dir: str | Non
     dense_params = model.num_params()
     original = {"error": evaluate(model, data.X_test, data.y_test)["error"],
                 "params": dense_params, "bytes": 4 * dense_params}
-    state = run_.load_state(asdict(settings), model_arg)
-    for stage in ("prune", "quantize"):
+    state = run_.load_state(settings, model_arg)
+    for stage, keys in STAGE_SETTINGS.items():
         path = run_.checkpoint(stage)
         if stage in state["stages"] and path.is_file():
             model, _ = load_model(path)
@@ -254,6 +273,7 @@ def run(model_arg: str, out: str | Path, settings: Settings, data_dir: str | Non
         info["error"] = evaluate(model, data.X_test, data.y_test)["error"]
         info["seconds"] = round(time.perf_counter() - t0, 1)
         info["file_bytes"] = len(container.to_bytes(model, settings.index_bits))
+        info["settings"] = {k: getattr(settings, k) for k in keys}
         save_model(model, path, {**meta, "pipeline_stage": stage})
         state["stages"][stage] = info
         run_.save_state(state)
