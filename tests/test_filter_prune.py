@@ -189,6 +189,7 @@ def test_depthwise_is_tied_to_the_pointwise_before_it():
     assert model.layer("fc1").params["W"].shape == (2, 3)
 
 
+@pytest.mark.task_filter_l1_ranking
 def test_mnist_mobilenet_halved_everywhere():
     """Every producer of the MNIST MobileNet (stem conv and each pointwise) loses half its
     filters; the depthwise layers and BatchNorms follow; outputs match the zeroed reference."""

@@ -185,6 +185,7 @@ def test_run_recipe_numbers_rounds_and_resumes_from_zeros():
     assert prune.current_sparsities(model)["fc2"] == 0.0
 
 
+@pytest.mark.task_magnitude_prune
 def test_run_recipe_stops_at_the_error_bound():
     X, y = blobs()
     model = tiny_mlp()
