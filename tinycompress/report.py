@@ -74,7 +74,8 @@ def render_markdown(report: dict[str, Any], stem: Path) -> str:
         f"# Deep Compression of {report['model']}",
         "",
         f"File: `{Path(report['out']).name}`, {c['file_bytes']:,} bytes. "
-        f"Pipeline time {report['seconds']:.0f} s.",
+        f"This run took {report['seconds']:.0f} s (stages it resumed keep the times of the run "
+        "that made them, below).",
         "",
         "## The four metrics",
         "",
@@ -98,12 +99,12 @@ def render_markdown(report: dict[str, Any], stem: Path) -> str:
     if paper:
         lines += [f"The paper (Table 1): error {paper['error']}%, {paper['kb']} KB, "
                   f"{paper['ratio']}x.", ""]
-    lines += ["## Accuracy after each stage", "", "| Stage | Test error |", "|---|---|",
-              f"| original | {100 * o['error']:.2f}% |"]
+    lines += ["## Accuracy after each stage", "", "| Stage | Test error | Time |", "|---|---|---|",
+              f"| original | {100 * o['error']:.2f}% | |"]
     for name, info in report["stages"].items():
         if "error" in info:
-            lines.append(f"| {name} | {100 * info['error']:.2f}% |")
-    lines.append(f"| decoded file | {100 * c['error']:.2f}% |")
+            lines.append(f"| {name} | {100 * info['error']:.2f}% | {info['seconds']:.0f} s |")
+    lines.append(f"| decoded file | {100 * c['error']:.2f}% | |")
     lines += ["", "## Per layer (the paper's Tables 2-3 format)", "",
               layer_table(report["inspect"]), "",
               f"![sizes]({chart.name})", "",
