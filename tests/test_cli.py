@@ -62,3 +62,10 @@ def test_bad_file_is_one_line_exit_2(tmp_path):
 def test_unknown_model(capsys):
     code, _, err = run(capsys, "evaluate", "no-such-model")
     assert code == 2 and "zoo name" in err
+
+
+def test_untrained_architecture_is_not_evaluated(capsys):
+    code, _, err = run(capsys, "evaluate", "vgg16")
+    assert code == 2 and "without shipped weights" in err
+    code, out, _ = run(capsys, "summary", "vgg16", "--json")
+    assert code == 0 and json.loads(out)["params"] == 138_357_544

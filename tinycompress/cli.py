@@ -34,7 +34,10 @@ def resolve_model(arg: str) -> tuple[Sequential, dict[str, Any]]:
     if path.is_file():
         return container.load(path) if path.suffix == ".tcz" else load_model(path)
     if arg in zoo.BUILDERS:
-        return zoo.build(arg), {}
+        raise CheckpointError(
+            f"{arg!r} is an architecture without shipped weights; train it with `tinycompress "
+            f"train {arg} --out PATH` where it has a recipe, or pass a checkpoint path"
+        )
     raise CheckpointError(
         f"{arg!r} is neither a zoo name ({', '.join(sorted(zoo.BUILDERS))}) nor an existing file"
     )
@@ -57,11 +60,12 @@ def _emit(args: argparse.Namespace, result: dict[str, Any], text: str) -> None:
 def cmd_summary(args: argparse.Namespace) -> None:
     options = {key: value for key, value in (("alpha", args.alpha), ("resolution",
                args.resolution), ("full_conv", args.full_conv or None)) if value is not None}
-    if args.model in zoo.COUNTABLE and (options or args.model not in zoo.PRETRAINED):
-        model = zoo.build(args.model, shape_only=True, **options)  # counting needs no weights
-    elif options:
+    if options and args.model not in zoo.COUNTABLE:
         raise CheckpointError(f"--alpha, --resolution and --full-conv apply to the architectures "
                               f"{', '.join(sorted(zoo.COUNTABLE))}, not to {args.model!r}")
+    if args.model in zoo.BUILDERS and (options or args.model not in zoo.PRETRAINED):
+        shape_only = {"shape_only": True} if args.model in zoo.COUNTABLE else {}
+        model = zoo.build(args.model, **shape_only, **options)  # counting needs no weights
     else:
         model, _ = resolve_model(args.model)
     summary = model.summary()
