@@ -33,6 +33,7 @@ trailing bits, or a length table that is not a prefix code raise :class:`FormatE
 from __future__ import annotations
 
 import heapq
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -372,12 +373,24 @@ def decode_bitwise(data: bytes, nbits: int, n: int, code: HuffmanCode) -> np.nda
     return np.array(out, dtype=np.int64)
 
 
-_NOWHERE = -(1 << 30)
-"""Step stored for bits that start no code word: any position plus it is negative."""
+_NOWHERE = 1 << 30
+"""Step stored for bits that start no code word: it carries any walk far past its block."""
+
+_BROKEN = 1 << 29
+"""Positions from here on are walks that met bits starting no code word."""
+
+_WALKED = 1 << 16
+"""Flag added to the window a walker read (walkers read one word per step, lanes several)."""
+
+_FIRST_STEPS = 8
+"""Lane steps remembered from each segment's start (those before the walker met it)."""
+
+_MAX_WORDS = 4
+"""Most code words the fast decoder reads in one table lookup."""
 
 
 class _WordReader:
-    """Reads the code word at many bit positions at once, with a two-level lookup.
+    """Reads the code words at many bit positions at once, with a two-level lookup.
 
     Level 1 is a table over all ``T``-bit windows ``v``: a word ``c`` of length ``l <= T``
     fills entries ``c << (T - l)`` to ``((c + 1) << (T - l)) - 1`` with ``(l, symbol)``.
@@ -385,83 +398,103 @@ class _WordReader:
     the canonical search: for ``l = T+1, ..., L_max`` the ``l``-bit window ``v`` is word
     ``F_l + j`` iff ``0 <= v - F_l < N_l``, and the first such ``l`` wins. Entries that start
     no word at all hold :data:`_NOWHERE`.
+
+    A second table reads several words per lookup: for each window, the up to ``K`` words
+    (:data:`_MAX_WORDS`) that lie wholly inside it, one after the other, as ``count[v]``,
+    their total length ``step[v]`` and their symbols ``syms[v, :count[v]]``. A window whose
+    first word is longer than ``T`` has ``count`` 0 and ``step`` 0 (level 2 reads it), one
+    that starts no word has ``count`` 0 and ``step`` :data:`_NOWHERE`.
     """
 
     def __init__(self, data: bytes, code: HuffmanCode, table_bits: int) -> None:
         self.code = code
-        self.t = t = min(table_bits, code.max_length)
+        self.t = t = table_bits
         pad = np.zeros(16, dtype=np.uint8)  # windows past the end read zeros
         buf = np.concatenate([np.frombuffer(data, dtype=np.uint8), pad])
         self.buf = buf
         b = buf.astype(np.uint32)
-        self.word24 = (b[:-2] << 16) | (b[1:-1] << 8) | b[2:]  # 24 bits from each byte on
-        self.shift = np.array([24 - t - r for r in range(8)], dtype=np.uint32)
-        self.mask = np.uint32((1 << t) - 1)
-        self.table_len = np.full(1 << t, _NOWHERE, dtype=np.int32)
-        self.table_sym = np.zeros(1 << t, dtype=np.int32)
+        self.word32 = (b[:-3] << 24) | (b[1:-2] << 16) | (b[2:-1] << 8) | b[3:]  # from each byte
+        self.mask = (1 << t) - 1
         lengths = code.lengths.astype(np.int64)
-        long_ = np.flatnonzero(lengths > t)
-        self.table_len[(code.codes[long_] >> (lengths[long_] - t).astype(np.uint64)).astype(
-            np.int64
-        )] = 0
-        self.has_long = long_.size > 0
         # every word start is congruent to the first one modulo the gcd of the lengths
         self.period = int(np.gcd.reduce(lengths[lengths > 0])) if code.max_length else 1
+        # level 1: the first word of every window
+        first_len = np.full(1 << t, _NOWHERE, dtype=np.int64)
+        first_sym = np.zeros(1 << t, dtype=np.int32)
+        long_ = np.flatnonzero(lengths > t)
+        prefix = code.codes[long_] >> (lengths[long_] - t).astype(np.uint64)
+        first_len[prefix.astype(np.int64)] = 0
+        self.has_long = long_.size > 0
         short = np.flatnonzero((lengths > 0) & (lengths <= t))
         span = np.int64(1) << (t - lengths[short])
         first = code.codes[short].astype(np.int64) * span
         idx = np.repeat(first - np.cumsum(span) + span, span) + np.arange(int(span.sum()))
-        self.table_len[idx] = np.repeat(lengths[short], span)
-        self.table_sym[idx] = np.repeat(short, span)
-        # two words per lookup: the second word, if it also lies wholly inside the window
-        l1 = np.maximum(self.table_len, 0)  # 0 where level 1 cannot read the first word
-        rest = (np.arange(1 << t) << l1) & ((1 << t) - 1)
-        l2 = self.table_len[rest]
-        fits = (l1 > 0) & (l2 > 0) & (l2 <= t - l1)
-        self.table_first = l1.astype(np.int32)
-        self.table_pair = np.where(fits, l1 + l2, self.table_len).astype(np.int32)
+        first_len[idx] = np.repeat(lengths[short], span)
+        first_sym[idx] = np.repeat(short, span)
+        self.first_len = first_len
+        # several words per window: peel off the first word while the next one still fits
+        shortest = int(lengths[short].min()) if short.size else t
+        self.k = k = max(1, min(_MAX_WORDS, t // shortest))
+        v = np.arange(1 << t, dtype=np.int64)
+        used = np.zeros(1 << t, dtype=np.int64)
+        count = np.zeros(1 << t, dtype=np.int64)
+        self.syms = np.zeros((1 << t, k), dtype=np.int32)
+        self.upto = np.arange(k) < np.arange(k + 1)[:, None]  # upto[c, i]: is i < c
+        for i in range(k):
+            rest = (v << used) & self.mask  # the bits after the words so far, zero-filled
+            length = first_len[rest]
+            fits = (count == i) & (length > 0) & (length <= t - used)
+            self.syms[:, i] = first_sym[rest]
+            used += np.where(fits, length, 0)
+            count += fits
+        self.count = count
+        self.step = np.where(count > 0, used, first_len)
 
-    def _window(self, pos: np.ndarray, lo: int = 0) -> np.ndarray:
-        return (self.word24[(lo >> 3) :][pos >> 3] >> self.shift[pos & 7]) & self.mask
+    def window(self, pos: np.ndarray, lo: int = 0) -> np.ndarray:
+        """The ``T`` bits from each bit position ``lo + pos`` (``lo`` a multiple of 8)."""
+        return (self.word32[(lo >> 3) :][pos >> 3] >> (32 - self.t - (pos & 7))) & self.mask
 
-    def next(self, pos: np.ndarray, lo: int = 0) -> np.ndarray:
-        """``pos + length`` of the words starting at bit positions ``lo + pos``.
+    def _lookup(
+        self, table: np.ndarray, pos: np.ndarray, lo: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        win = self.window(pos, lo)
+        step = table[win]
+        if self.has_long:
+            deep = np.flatnonzero(step == 0)
+            if deep.size:
+                step[deep] = self._long_codes(pos[deep] + lo)[0]
+        return win, pos + step
+
+    def next(self, pos: np.ndarray, lo: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """``(window, pos + length)`` of the words starting at bit positions ``lo + pos``.
 
         ``pos`` is int64 of shape (k,), relative to ``lo`` (a multiple of 8); so is the result.
-        Negative where the bits start no word; may exceed the stream where a word runs past
-        its end (the caller checks).
+        At least :data:`_BROKEN` where the bits start no word; may exceed the stream where a
+        word runs past its end (the caller checks).
         """
-        length = self.table_len[self._window(pos, lo)]
-        if self.has_long:
-            deep = np.flatnonzero(length == 0)
-            if deep.size:
-                length[deep] = self._long_codes(pos[deep] + lo)[0]
-        return pos + length
+        return self._lookup(self.first_len, pos, lo)
 
-    def next_pair(self, pos: np.ndarray, lo: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """Like :meth:`next` but up to two words at once: ``(mid, after)``.
+    def next_words(self, pos: np.ndarray, lo: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Like :meth:`next` but past all ``count[window]`` words of the window (at least one)."""
+        return self._lookup(self.step, pos, lo)
 
-        ``after`` is the start after the next one or two words (two when both fit in the
-        table window), ``mid`` the start of the second word (``pos`` itself when the first
-        could not be read, so it is always a position worth marking).
+    def symbols(
+        self, pos: np.ndarray, win: np.ndarray, single: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Symbols of the steps taken at ``pos`` (absolute) from windows ``win``, in order.
+
+        A step with ``single[i]`` set read one word (:meth:`next`), the others read
+        ``count[win]`` words (:meth:`next_words`; one word if it is longer than ``T``).
+        Returns the flat symbols and the number of words per step.
         """
-        win = self._window(pos, lo)
-        mid = pos + self.table_first[win]
-        after = pos + self.table_pair[win]
+        count = np.where(single, 1, self.count.take(win))
+        rows = self.syms.take(win, axis=0)
         if self.has_long:
-            deep = np.flatnonzero(self.table_len[win] == 0)
-            if deep.size:
-                after[deep] = pos[deep] + self._long_codes(pos[deep] + lo)[0]
-        return mid, after
-
-    def symbols(self, pos: np.ndarray) -> np.ndarray:
-        """Symbols of the (valid) words starting at ``pos``."""
-        win = self._window(pos)
-        symbol = self.table_sym[win]
-        if self.has_long:
-            deep = np.flatnonzero(self.table_len[win] == 0)
-            symbol[deep] = self._long_codes(pos[deep])[1]
-        return symbol
+            deep = np.flatnonzero(self.first_len.take(win) == 0)
+            count[deep] = 1
+            rows[deep, 0] = self._long_codes(pos[deep])[1]
+        keep = self.upto.take(count, axis=0)
+        return np.compress(keep.ravel(), rows.ravel()).astype(np.int64), count
 
     def _long_codes(self, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Level 2 at ``pos``: windows up to 64 bits, assembled from 9 bytes."""
@@ -478,7 +511,7 @@ class _WordReader:
                 continue
             v = word >> np.uint64(64 - n)
             j = v - code.first_code[n]  # wraps around when v < F_n; the test below rejects it
-            hit = (length < 0) & (v >= code.first_code[n]) & (j < np.uint64(code.count[n]))
+            hit = (length == _NOWHERE) & (v >= code.first_code[n]) & (j < np.uint64(code.count[n]))
             length[hit] = n
             symbol[hit] = code.sorted_symbols[code.offset[n] + j[hit].astype(np.int64)]
         return length, symbol
@@ -496,15 +529,16 @@ def decode(
     data, nbits, n, code
         As for :func:`decode_bitwise`.
     table_bits : int
-        Width ``T`` of the first-level table (``1..16``); longer words take the second level.
+        Width ``T`` of the lookup tables (``1..16``); longer words take the second level.
 
     Notes
     -----
     The word starts are the orbit ``0, next(0), next(next(0)), ...`` of
     ``next(p) = p + length(word at p)``. The stream is cut into segments of ``B`` bits and
-    every segment is decoded at once (:func:`_walk_segments`), so each Python-level step
-    advances thousands of words; the segments are then stitched together exactly
-    (:func:`_stitch`). Blocks of ``_BLOCK_BITS`` bits bound the memory.
+    every segment is decoded at once (:func:`_run_lanes`), several words per step, so each
+    Python-level step advances thousands of lanes; the segments are then stitched together
+    exactly (:func:`_stitch`). Blocks of ``_BLOCK_BITS`` bits bound the memory. A step may
+    read words made of the zero padding after the last bit; :func:`_cut_at_end` drops them.
     """
     _check_stream(data, nbits, n, code)
     if not 1 <= table_bits <= 16:
@@ -520,11 +554,15 @@ def decode(
         hi = min(lo + _BLOCK_BITS, nbits)
         if entry >= hi:  # the previous word ran past this whole block
             continue
-        starts, symbols, entry = _stitch(reader, lo, hi, entry)
+        symbols, entry, last, last_count = _stitch(reader, lo, hi, entry)
+        good = decoded + symbols.size - last_count  # symbols before the last step
+        if entry >= _BROKEN:
+            _raise_bad_word(last, nbits, good, n)
+        if entry > nbits:
+            keep = _cut_at_end(reader, last, last_count, nbits, good, n)
+            symbols, entry = symbols[: symbols.size - last_count + keep], nbits
         pieces.append(symbols)
-        decoded += starts.size
-        if not 0 <= entry <= nbits:
-            _raise_bad_word(int(starts[-1]), nbits, decoded - 1, n)
+        decoded += symbols.size
         if decoded > n:
             break
     if decoded < n:
@@ -544,96 +582,105 @@ def _raise_bad_word(pos: int, nbits: int, good: int, n: int) -> None:
     )
 
 
-def _walk_segments(
-    reader: _WordReader,
-    lo: int,
-    m: int,
-    lane_bits: int,
-    start: np.ndarray,
-    visited: np.ndarray,
-    stop: np.ndarray,
-) -> np.ndarray:
-    """Walk ``p -> next(p)`` from every ``start[j]`` at once while ``p`` is in segment ``j``.
+def _cut_at_end(reader: _WordReader, pos: int, count: int, nbits: int, good: int, n: int) -> int:
+    """How many of the ``count`` words read from bit ``pos`` end by ``nbits``.
 
-    Segment ``j`` is ``[lo + jB, lo + (j+1)B)`` (``B = lane_bits``), cut off at the block end
-    ``lo + m``. Marks ``visited[p - lo]`` for every word start ``p`` a walk stands on, and
-    stops a walk on a position with ``stop[p - lo]`` set (before marking it). Returns where
-    each walk stopped: its first position past its segment or on ``stop``; negative where no
-    word could be read.
+    The last step ran past ``nbits``: re-read its words one at a time; the walk must land on
+    ``nbits`` exactly, else the last word is cut off and :class:`FormatError` is raised.
     """
-    shift = lane_bits.bit_length() - 1
-    last = start - lo
-    lane = np.arange(start.size)
-    pos = last.copy()
-    go = ((pos >> shift) == lane) & (pos < m)
-    lane, pos = lane[go], pos[go]
-    while lane.size:
-        go = ~stop[pos]
-        lane, pos = lane[go], pos[go]
-        visited[pos] = True
-        pos = reader.next(pos, lo)
-        last[lane] = pos
-        go = ((pos >> shift) == lane) & (pos < m)
-        lane, pos = lane[go], pos[go]
-    return np.where(last >= 0, last + lo, -1)
+    for i in range(count):
+        if pos == nbits:
+            return i
+        after = int(reader.next(np.array([pos]))[1][0])
+        if after > nbits:
+            _raise_bad_word(pos, nbits, good + i, n)
+        pos = after
+    return count
 
 
 def _run_lanes(
-    reader: _WordReader, lo: int, m: int, lane_bits: int, entry: int
+    reader: _WordReader, lo: int, m: int, lane_bits: int, entry: int, marks: np.ndarray,
+    wins: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Decode every segment ``[jB, (j+1)B)`` of the block from its first bit, all at once.
 
     Lane 0 starts at ``entry`` instead, and all lanes at positions congruent to ``entry``
     modulo the gcd of the code lengths (no other position can start a word; with words of
-    a single length this puts every lane on the true walk). Returns ``(visited, exit)``: a
-    ``(lanes, B)`` mask of the word starts each lane stood on inside its own segment, and the
-    first position past each segment on the lane's walk (negative if a word could not be
-    read).
-
-    Each step reads up to two words (:meth:`_WordReader.next_pair`); the second word's start
-    may fall in the next segment, so even and odd lanes mark separate arrays and only the
-    part of a lane's array inside its own segment is kept.
+    a single length this puts every lane on the true walk). Each step reads all the words
+    of a table window (:meth:`_WordReader.next_words`); the lane sets ``marks[p] = 1`` and
+    ``wins[p] = window`` at every position ``p`` it steps from, while ``p`` lies in its own
+    segment. Returns ``(exit, first)``: each lane's first step position past its segment (at
+    least :data:`_BROKEN` if it met bits that start no word), and the positions of its first
+    :data:`_FIRST_STEPS` steps (``m`` for steps it did not take).
     """
-    shift = lane_bits.bit_length() - 1
     lanes = -(-m // lane_bits)
-    stride = lanes * lane_bits + 64
-    marks = np.zeros(2 * stride, dtype=bool)  # even lanes' marks, then odd lanes'
-    lane = np.arange(lanes, dtype=np.int32)
-    pos = lane * np.int32(lane_bits)
+    lane = np.arange(lanes, dtype=np.int64)
+    pos = lane * lane_bits
+    end = np.minimum(pos + lane_bits, m)
     pos += (entry - lo - pos) % reader.period  # e.g. all words 3 bits long: stay in step
     pos[0] = entry - lo
-    base = (lane & 1) * np.int32(stride)
-    while lane.size:
-        marks[base + pos] = True
-        mid, pos = reader.next_pair(pos, lo)
-        marks[base + mid] = True
-        go = ((pos >> shift) == lane) & (pos < m)
-        lane, pos, base = lane[go], pos[go], base[go]
-    marks = marks.reshape(2, stride)[:, : lanes * lane_bits].reshape(2, lanes, lane_bits)
-    visited = marks[np.arange(lanes) & 1, np.arange(lanes)]  # lane j's marks in segment j
-    visited[-1, m - (lanes - 1) * lane_bits :] = False  # past the block's end
-    marked = np.flatnonzero(visited)  # sorted; every lane marked at least its start
-    last = marked[np.searchsorted(marked, np.arange(1, lanes + 1) * lane_bits) - 1]
-    return visited, reader.next(last, lo) + lo
+    exits = pos.copy()
+    first = np.full((lanes, _FIRST_STEPS), m, dtype=np.int64)
+    go = np.flatnonzero(pos < end)
+    lane, pos, end = lane[go], pos[go], end[go]
+    for step in itertools.count():
+        if not lane.size:
+            break
+        marks[pos] = True
+        if step < _FIRST_STEPS:
+            first[lane, step] = pos
+        wins[pos], pos = reader.next_words(pos, lo)
+        exits[lane] = pos
+        go = np.flatnonzero(pos < end)
+        lane, pos, end = lane[go], pos[go], end[go]
+    return exits, first
+
+
+def _walk(
+    reader: _WordReader, lo: int, start: np.ndarray, end: np.ndarray, marks: np.ndarray,
+    wins: np.ndarray,
+) -> np.ndarray:
+    """Walk one word at a time from every ``start[j]`` while ``p < end[j]`` and ``marks[p] != 1``.
+
+    Sets ``marks[p] = 2`` and ``wins[p] = window`` at every position a walk steps from.
+    Returns where each walk stopped: on a lane's mark (``< end``), or its first position at
+    or past ``end`` (at least :data:`_BROKEN` where no word could be read).
+    """
+    stop = start.copy()
+    guard = marks.size - 1  # never marked: positions past the block read here
+    j = np.flatnonzero((start < end) & ~marks[np.minimum(start, guard)])
+    pos, end = start[j], end[j]
+    while j.size:
+        marks[pos] = True
+        win, after = reader.next(pos, lo)
+        wins[pos] = win | _WALKED
+        pos = after
+        stop[j] = pos
+        go = np.flatnonzero((pos < end) & ~marks[np.minimum(pos, guard)])
+        j, pos, end = j[go], pos[go], end[go]
+    return stop
 
 
 def _stitch(
     reader: _WordReader, lo: int, hi: int, entry: int
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Word starts and symbols of the orbit from ``entry`` inside the block ``[lo, hi)``.
+) -> tuple[np.ndarray, int, int, int]:
+    """Symbols of the orbit from ``entry`` inside the block ``[lo, hi)``.
 
-    Returns ``(starts, symbols, exit)``; ``exit`` is the next word start after the block
-    (``>= hi``), or negative if the walk broke down at ``starts[-1]``.
+    Returns ``(symbols, exit, last, last_count)``: ``exit`` is the next word start after the
+    block (``>= hi``; at least :data:`_BROKEN` if the walk broke down at bit ``last``), and
+    the last step, taken at bit ``last``, read the last ``last_count`` symbols.
 
     Notes
     -----
     A *lane* decodes each segment ``[lo + jB, lo + (j+1)B)`` from its first bit (lane 0 from
-    ``entry``), all lanes together. The true walk enters segment ``j`` at ``e_j``, the exit of
-    segment ``j-1``; a *walker* follows it from ``e_j`` until it steps on a position lane
-    ``j`` visited. From there on both walks coincide (a walk is determined by its position),
-    and Huffman codes resynchronise, so this takes a few steps; if they never meet, the
-    walker covers the segment alone. Walkers start from the exits their left neighbours had
-    in the previous round, so rounds repeat until all entries agree; the first wrong entry is
+    ``entry``), all lanes together, marking the positions it steps from. The true walk enters
+    segment ``j`` at ``e_j``, the exit of segment ``j-1``; a *walker* follows it one word at
+    a time from ``e_j`` until it steps on a position lane ``j`` marked. From there on both
+    walks coincide (a walk is determined by its position), and Huffman codes resynchronise,
+    so this takes a few words; if they never meet, the walker covers the segment alone.
+    The walker must go one word at a time: a lane's steps of several words would let the two
+    walks pass each other. Walkers start from the exits their left neighbours had in the
+    previous round, so rounds repeat until all entries agree; the first wrong entry is
     fixed by each round, and one round is usually enough. Codes that resynchronise slowly
     (nearly all words of one length) need many rounds: then the segments are made 8 times
     longer and the block is done again; a single segment is the plain sequential walk.
@@ -650,38 +697,45 @@ def _stitch(
 
 def _stitch_lanes(
     reader: _WordReader, lo: int, hi: int, entry: int, lane_bits: int, max_rounds: int | None
-) -> tuple[np.ndarray, np.ndarray, int] | None:
+) -> tuple[np.ndarray, int, int, int] | None:
     """:func:`_stitch` with segments of ``lane_bits``; None if it needs over ``max_rounds``."""
     m = hi - lo
-    seg_start = np.arange(lo, hi, lane_bits, dtype=np.int64)
-    seg_end = np.minimum(seg_start + lane_bits, hi)
-    seg_start[0] = entry
-    lane_visited, lane_exit = _run_lanes(reader, lo, m, lane_bits, entry)
-    entries = np.concatenate([[entry], lane_exit[:-1]])
+    lanes = -(-m // lane_bits)
+    # per position: 1 = a lane stepped from here, 2 = a walker did; the window it read
+    marks = np.zeros(lanes * lane_bits + 1, dtype=bool)
+    wins = np.empty(lanes * lane_bits, dtype=np.int32)
+    seg_start = np.arange(0, m, lane_bits, dtype=np.int64)
+    seg_end = np.minimum(seg_start + lane_bits, m)
+    lane_exit, lane_first = _run_lanes(reader, lo, m, lane_bits, entry, marks, wins)
+    entries = np.concatenate([[entry - lo], lane_exit[:-1]])
     exits = np.empty_like(entries)
     meet_at = np.empty_like(entries)  # where walker j met lane j (its segment end if never)
-    walked = np.zeros_like(lane_visited)
-    todo = np.ones(seg_start.size, dtype=bool)
+    todo = np.ones(lanes, dtype=bool)
     rounds = 0
     while todo.any():
         if max_rounds is not None and rounds == max_rounds:
             return None
+        if rounds:  # forget the walks of the segments being redone
+            marks[:-1].reshape(lanes, lane_bits)[todo] &= (
+                wins.reshape(lanes, lane_bits)[todo] < _WALKED
+            )
         rounds += 1
-        walked[todo] = False  # forget earlier walks of the segments being redone
-        e, end = entries[todo], seg_end[todo]
-        # a walker starts at e_j; an entry already past its segment (or -1) passes through
-        first = np.where((e >= seg_start[todo]) & (e < end), e, end)
-        first_all = seg_end.copy()  # walks that are not redone stop at once
-        first_all[todo] = first
-        last = _walk_segments(
-            reader, lo, m, lane_bits, first_all, walked.ravel(), lane_visited.ravel()
-        )[todo]
-        met = (last >= 0) & (last < end)
-        meet_at[todo] = np.where(met, last, end)
-        exits[todo] = np.where(met, lane_exit[todo], np.where(e == first, last, e))
+        e, start, end = entries[todo], seg_start[todo], seg_end[todo]
+        # a walker starts at e_j; an entry already past its segment (or broken) passes through
+        stop = _walk(reader, lo, np.where((e >= start) & (e < end), e, end), end, marks, wins)
+        met = stop < end
+        meet_at[todo] = np.where(met, stop, end)
+        exits[todo] = np.where(met, lane_exit[todo], np.where(e < end, stop, e))
         todo = np.concatenate([[False], entries[1:] != exits[:-1]])
         entries[1:] = exits[:-1]
-    # after the meeting point, lane j's own path is the true one
-    after = np.arange(lane_bits) >= (meet_at - np.arange(lo, hi, lane_bits))[:, None]
-    starts = np.flatnonzero(walked | (lane_visited & after)) + lo
-    return starts, reader.symbols(starts).astype(np.int64), int(exits[-1])
+    # after the meeting point, lane j's own path is the true one: unmark its steps before
+    before = lane_first < meet_at[:, None]
+    marks[lane_first[before]] = False
+    for j in np.flatnonzero(before[:, -1]).tolist():  # more steps before the meeting point
+        tail = slice(lane_first[j, -1], meet_at[j])
+        marks[tail] &= wins[tail] >= _WALKED  # keep the walker's marks
+    steps = np.flatnonzero(marks)
+    win = wins.take(steps)
+    single = win >= _WALKED
+    symbols, count = reader.symbols(steps + lo, win & reader.mask, single)
+    return symbols, int(exits[-1]) + lo, int(steps[-1]) + lo, int(count[-1])
