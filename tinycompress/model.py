@@ -131,7 +131,7 @@ class Sequential:
                 nonzero_params=layer.num_nonzero_params(),
                 weights=int(layer.params["W"].size) if layer.has_weights else 0,
                 multadds=int(layer.multadds(in_shape)), bytes=4 * n,
-                distinct_weights=_distinct_nonzero(layer.params["W"]) if layer.has_weights else 0,
+                distinct_weights=distinct_nonzero(layer.params["W"]) if layer.has_weights else 0,
             ))
         return rows
 
@@ -156,7 +156,7 @@ class Sequential:
         return sum(r.multadds for r in self.rows())
 
 
-def _distinct_nonzero(W: np.ndarray) -> int:
+def distinct_nonzero(W: np.ndarray) -> int:
     """Distinct nonzero values of a weight tensor (a pruned zero is not a shared value)."""
     if W.strides and not any(W.strides):  # a shape-only placeholder: one value, zero
         return 0

@@ -48,7 +48,7 @@ import numpy as np
 from .errors import ShapeError
 from .kmeans import RngLike, assign_sorted
 from .layers import Layer
-from .model import Sequential
+from .model import Sequential, distinct_nonzero
 from .optim import SGD, cosine
 from .quantize import SharedWeights, centroid_grad, index_dtype, share_weights
 from .train import Augment, EpochStats, fit
@@ -237,13 +237,8 @@ def quantize_model(model: Sequential, bits: BitsSpec, init: str = "linear",
         W[...] = new
         report.append(LayerQuantReport(
             name=layer.name, kind=layer_kind(layer) or "", bits=b, weights=int(W.size),
-            kept=int(kept.sum()), distinct_values=distinct_values(W), mse=mse))
+            kept=int(kept.sum()), distinct_values=distinct_nonzero(W), mse=mse))
     return report
-
-
-def distinct_values(W: np.ndarray) -> int:
-    """Number of distinct nonzero values in ``W`` (pruned zeros are not a shared value)."""
-    return int(np.unique(W[W != 0]).size)
 
 
 def shared_from_dense(W: np.ndarray, bits: int) -> SharedWeights:
