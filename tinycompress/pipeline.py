@@ -20,6 +20,7 @@ tuned to MNIST.
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from collections.abc import Callable
@@ -258,6 +259,7 @@ def run(model_arg: str, out: str | Path, settings: Settings, data_dir: str | Non
     start = time.perf_counter()
     run_ = Run(Path(out))
     model, meta = resolve_model(model_arg)
+    original_model = copy.deepcopy(model)
     data = load_data(meta, data_dir, settings.quick)
     dense_params = model.num_params()
     original = {"error": evaluate(model, data.X_test, data.y_test)["error"],
@@ -265,7 +267,7 @@ def run(model_arg: str, out: str | Path, settings: Settings, data_dir: str | Non
     state = run_.load_state(settings, model_arg)
     for stage, keys in STAGE_SETTINGS.items():
         path = run_.checkpoint(stage)
-        if stage in state["stages"] and path.is_file():
+        if stage in state["stages"]:
             model, _ = load_model(path)
             log(f"[{stage}] resumed from {path}")
             continue
@@ -298,7 +300,6 @@ def run(model_arg: str, out: str | Path, settings: Settings, data_dir: str | Non
     pq_bytes = inspected["header_and_manifest_bytes"] + sum(
         row["other_bytes"] + row.get("rate_pq", 0.0) * 4 * row.get("weights", 0)
         for row in inspected["layers"])
-    original_model = resolve_model(model_arg)[0]
     report = {
         "model": model_arg, "out": str(run_.out), "settings": asdict(settings),
         "original": original,
