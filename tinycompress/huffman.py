@@ -24,7 +24,9 @@ The pieces, in the order a reader meets them:
    sequential chain, which is followed in thousands of parallel *lanes* started at evenly
    spaced bit offsets. Huffman codes resynchronise after a few words, so a lane started at
    an arbitrary bit soon joins the true chain; the short stretches before that are
-   re-walked exactly from the true entry points.
+   re-walked exactly, one word at a time, from the true entry points. A second table gives
+   all the (up to 4) words that lie wholly in a ``T``-bit window, so a lane advances about
+   ``T / L`` words per lookup.
 
 Every decoder validates its input: a stream that ends early, bits that match no code word,
 trailing bits, or a length table that is not a prefix code raise :class:`FormatError`.
@@ -33,7 +35,6 @@ trailing bits, or a length table that is not a prefix code raise :class:`FormatE
 from __future__ import annotations
 
 import heapq
-import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -374,13 +375,12 @@ def decode_bitwise(data: bytes, nbits: int, n: int, code: HuffmanCode) -> np.nda
 
 
 _NOWHERE = 1 << 30
-"""Step stored for bits that start no code word: it carries any walk far past its block."""
+"""Length stored for bits that start no code word.
 
-_BROKEN = 1 << 29
-"""Positions from here on are walks that met bits starting no code word."""
-
-_WALKED = 1 << 16
-"""Flag added to the window a walker read (walkers read one word per step, lanes several)."""
+The walks step over such bits by one bit instead (every step then advances, so a table
+width bounds how far ``s`` steps can go), and the symbol read-out finds them afterwards:
+only a step on the true walk is an error.
+"""
 
 _FIRST_STEPS = 8
 """Lane steps remembered from each segment's start (those before the walker met it)."""
@@ -403,7 +403,7 @@ class _WordReader:
     (:data:`_MAX_WORDS`) that lie wholly inside it, one after the other, as ``count[v]``,
     their total length ``step[v]`` and their symbols ``syms[v, :count[v]]``. A window whose
     first word is longer than ``T`` has ``count`` 0 and ``step`` 0 (level 2 reads it), one
-    that starts no word has ``count`` 0 and ``step`` :data:`_NOWHERE`.
+    that starts no word has ``count`` 0 and ``step`` 1 (see :data:`_NOWHERE`).
     """
 
     def __init__(self, data: bytes, code: HuffmanCode, table_bits: int) -> None:
@@ -412,15 +412,18 @@ class _WordReader:
         pad = np.zeros(16, dtype=np.uint8)  # windows past the end read zeros
         buf = np.concatenate([np.frombuffer(data, dtype=np.uint8), pad])
         self.buf = buf
-        b = buf.astype(np.uint32)
-        self.word32 = (b[:-3] << 24) | (b[1:-2] << 16) | (b[2:-1] << 8) | b[3:]  # from each byte
+        word32 = np.empty(buf.size, dtype=np.uint32)  # the 32 bits from each byte on
+        for r in range(4):  # big-endian words at byte offsets r, r + 4, ...
+            word = np.frombuffer(buf, dtype=">u4", offset=r, count=(buf.size - r) // 4)
+            word32[r::4][: word.size] = word
+        self.word32 = word32
         self.mask = (1 << t) - 1
         lengths = code.lengths.astype(np.int64)
         # every word start is congruent to the first one modulo the gcd of the lengths
         self.period = int(np.gcd.reduce(lengths[lengths > 0])) if code.max_length else 1
         # level 1: the first word of every window
-        first_len = np.full(1 << t, _NOWHERE, dtype=np.int64)
-        first_sym = np.zeros(1 << t, dtype=np.int32)
+        first_len = np.full(1 << t, _NOWHERE, dtype=np.int32)
+        first_sym = np.zeros(1 << t, dtype=np.min_scalar_type(max(code.num_symbols - 1, 0)))
         long_ = np.flatnonzero(lengths > t)
         prefix = code.codes[long_] >> (lengths[long_] - t).astype(np.uint64)
         first_len[prefix.astype(np.int64)] = 0
@@ -435,44 +438,51 @@ class _WordReader:
         # several words per window: peel off the first word while the next one still fits
         shortest = int(lengths[short].min()) if short.size else t
         self.k = k = max(1, min(_MAX_WORDS, t // shortest))
-        v = np.arange(1 << t, dtype=np.int64)
-        used = np.zeros(1 << t, dtype=np.int64)
-        count = np.zeros(1 << t, dtype=np.int64)
-        self.syms = np.zeros((1 << t, k), dtype=np.int32)
+        self.syms = np.zeros((1 << t, k), dtype=first_sym.dtype)
         self.upto = np.arange(k) < np.arange(k + 1)[:, None]  # upto[c, i]: is i < c
-        for i in range(k):
-            rest = (v << used) & self.mask  # the bits after the words so far, zero-filled
+        self.syms[:, 0] = first_sym
+        used = first_len.copy()  # bits taken by the words so far, in the windows still going
+        count = (first_len > 0) & (first_len <= t)
+        going = np.flatnonzero(count)
+        count = count.astype(np.int32)
+        for i in range(1, k):
+            rest = (going << used[going]) & self.mask  # the bits after them, zero-filled
             length = first_len[rest]
-            fits = (count == i) & (length > 0) & (length <= t - used)
-            self.syms[:, i] = first_sym[rest]
-            used += np.where(fits, length, 0)
-            count += fits
+            fits = (length > 0) & (length <= t - used[going])
+            self.syms[going, i] = first_sym[rest]
+            going, length = going[fits], length[fits]
+            used[going] += length
+            count[going] += 1
         self.count = count
-        self.step = np.where(count > 0, used, first_len)
+        self.step = np.where(used == _NOWHERE, 1, used).astype(np.int64)
+        self.first_step = np.where(first_len == _NOWHERE, 1, first_len).astype(np.int64)
+        self.max_step = max(t, code.max_length)  # the longest step a walk can take
 
     def window(self, pos: np.ndarray, lo: int = 0) -> np.ndarray:
         """The ``T`` bits from each bit position ``lo + pos`` (``lo`` a multiple of 8)."""
-        return (self.word32[(lo >> 3) :][pos >> 3] >> (32 - self.t - (pos & 7))) & self.mask
+        word = self.word32[lo >> 3 :].take(pos >> 3)
+        return (word >> (32 - self.t - (pos & 7))) & self.mask
 
     def _lookup(
         self, table: np.ndarray, pos: np.ndarray, lo: int
     ) -> tuple[np.ndarray, np.ndarray]:
         win = self.window(pos, lo)
-        step = table[win]
+        step = table.take(win)
         if self.has_long:
             deep = np.flatnonzero(step == 0)
             if deep.size:
-                step[deep] = self._long_codes(pos[deep] + lo)[0]
+                length = self._long_codes(pos[deep] + lo)[0]
+                step[deep] = np.where(length == _NOWHERE, 1, length)
         return win, pos + step
 
     def next(self, pos: np.ndarray, lo: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """``(window, pos + length)`` of the words starting at bit positions ``lo + pos``.
 
         ``pos`` is int64 of shape (k,), relative to ``lo`` (a multiple of 8); so is the result.
-        At least :data:`_BROKEN` where the bits start no word; may exceed the stream where a
-        word runs past its end (the caller checks).
+        One bit on where the bits start no word; may exceed the stream where a word runs past
+        its end (the caller checks).
         """
-        return self._lookup(self.first_len, pos, lo)
+        return self._lookup(self.first_step, pos, lo)
 
     def next_words(self, pos: np.ndarray, lo: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Like :meth:`next` but past all ``count[window]`` words of the window (at least one)."""
@@ -480,21 +490,29 @@ class _WordReader:
 
     def symbols(
         self, pos: np.ndarray, win: np.ndarray, single: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, int]:
         """Symbols of the steps taken at ``pos`` (absolute) from windows ``win``, in order.
 
         A step with ``single[i]`` set read one word (:meth:`next`), the others read
         ``count[win]`` words (:meth:`next_words`; one word if it is longer than ``T``).
-        Returns the flat symbols and the number of words per step.
+        Returns the flat symbols, the number of words per step, and the index of the first
+        step on bits that start no word (-1 if none; the symbols stop before it).
         """
-        count = np.where(single, 1, self.count.take(win))
+        count = self.count.take(win)
         rows = self.syms.take(win, axis=0)
+        odd = np.flatnonzero(count == 0)  # a word longer than T, or no word at all
+        count = np.where(single, 1, count)
+        bad = odd[self.first_len.take(win[odd]) == _NOWHERE]
         if self.has_long:
-            deep = np.flatnonzero(self.first_len.take(win) == 0)
+            deep = odd[self.first_len.take(win[odd]) == 0]
+            length, rows[deep, 0] = self._long_codes(pos[deep])
             count[deep] = 1
-            rows[deep, 0] = self._long_codes(pos[deep])[1]
+            bad = np.concatenate([bad, deep[length == _NOWHERE]])
+        first_bad = int(bad.min()) if bad.size else -1
+        if first_bad >= 0:
+            count[first_bad:] = 0
         keep = self.upto.take(count, axis=0)
-        return np.compress(keep.ravel(), rows.ravel()).astype(np.int64), count
+        return np.compress(keep.ravel(), rows.ravel()).astype(np.int64), count, first_bad
 
     def _long_codes(self, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Level 2 at ``pos``: windows up to 64 bits, assembled from 9 bytes."""
@@ -556,7 +574,7 @@ def decode(
             continue
         symbols, entry, last, last_count = _stitch(reader, lo, hi, entry)
         good = decoded + symbols.size - last_count  # symbols before the last step
-        if entry >= _BROKEN:
+        if entry < 0:
             _raise_bad_word(last, nbits, good, n)
         if entry > nbits:
             keep = _cut_at_end(reader, last, last_count, nbits, good, n)
@@ -599,19 +617,20 @@ def _cut_at_end(reader: _WordReader, pos: int, count: int, nbits: int, good: int
 
 
 def _run_lanes(
-    reader: _WordReader, lo: int, m: int, lane_bits: int, entry: int, marks: np.ndarray,
-    wins: np.ndarray,
+    reader: _WordReader, lo: int, m: int, lane_bits: int, entry: int, marks: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Decode every segment ``[jB, (j+1)B)`` of the block from its first bit, all at once.
 
     Lane 0 starts at ``entry`` instead, and all lanes at positions congruent to ``entry``
     modulo the gcd of the code lengths (no other position can start a word; with words of
     a single length this puts every lane on the true walk). Each step reads all the words
-    of a table window (:meth:`_WordReader.next_words`); the lane sets ``marks[p] = 1`` and
-    ``wins[p] = window`` at every position ``p`` it steps from, while ``p`` lies in its own
-    segment. Returns ``(exit, first)``: each lane's first step position past its segment (at
-    least :data:`_BROKEN` if it met bits that start no word), and the positions of its first
-    :data:`_FIRST_STEPS` steps (``m`` for steps it did not take).
+    of a table window (:meth:`_WordReader.next_words`); the lane sets ``marks[p]`` at every
+    position ``p`` it steps from, while ``p`` lies in its own segment. Returns
+    ``(exit, first)``: each lane's first step position past its segment, and the positions
+    of its first :data:`_FIRST_STEPS` steps (``m`` for steps not taken).
+
+    A step goes at most ``max_step`` bits, so while every lane is ``s * max_step`` bits or
+    more from its segment's end, ``s`` steps go by without checking which lanes are done.
     """
     lanes = -(-m // lane_bits)
     lane = np.arange(lanes, dtype=np.int64)
@@ -623,13 +642,14 @@ def _run_lanes(
     first = np.full((lanes, _FIRST_STEPS), m, dtype=np.int64)
     go = np.flatnonzero(pos < end)
     lane, pos, end = lane[go], pos[go], end[go]
-    for step in itertools.count():
-        if not lane.size:
-            break
-        marks[pos] = True
-        if step < _FIRST_STEPS:
-            first[lane, step] = pos
-        wins[pos], pos = reader.next_words(pos, lo)
+    step = 0
+    while lane.size:
+        for _ in range(max(1, int((end - pos).min()) // reader.max_step)):
+            marks[pos] = True
+            if step < _FIRST_STEPS:
+                first[lane, step] = pos
+            pos = reader.next_words(pos, lo)[1]
+            step += 1
         exits[lane] = pos
         go = np.flatnonzero(pos < end)
         lane, pos, end = lane[go], pos[go], end[go]
@@ -637,28 +657,27 @@ def _run_lanes(
 
 
 def _walk(
-    reader: _WordReader, lo: int, start: np.ndarray, end: np.ndarray, marks: np.ndarray,
-    wins: np.ndarray,
-) -> np.ndarray:
-    """Walk one word at a time from every ``start[j]`` while ``p < end[j]`` and ``marks[p] != 1``.
+    reader: _WordReader, lo: int, start: np.ndarray, end: np.ndarray, marks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Walk one word at a time from every ``start[j]`` while ``p < end[j]`` and not ``marks[p]``.
 
-    Sets ``marks[p] = 2`` and ``wins[p] = window`` at every position a walk steps from.
-    Returns where each walk stopped: on a lane's mark (``< end``), or its first position at
-    or past ``end`` (at least :data:`_BROKEN` where no word could be read).
+    Sets ``marks[p]`` at every position a walk steps from. Returns ``(stop, path)``: where
+    each walk stopped, on a lane's mark (``< end``) or at its first position at or past
+    ``end``; and all the positions the walks stepped from (in no particular order).
     """
     stop = start.copy()
     guard = marks.size - 1  # never marked: positions past the block read here
     j = np.flatnonzero((start < end) & ~marks[np.minimum(start, guard)])
     pos, end = start[j], end[j]
+    path = []
     while j.size:
         marks[pos] = True
-        win, after = reader.next(pos, lo)
-        wins[pos] = win | _WALKED
-        pos = after
+        path.append(pos)
+        pos = reader.next(pos, lo)[1]
         stop[j] = pos
         go = np.flatnonzero((pos < end) & ~marks[np.minimum(pos, guard)])
         j, pos, end = j[go], pos[go], end[go]
-    return stop
+    return stop, np.concatenate(path) if path else start[:0]
 
 
 def _stitch(
@@ -667,8 +686,8 @@ def _stitch(
     """Symbols of the orbit from ``entry`` inside the block ``[lo, hi)``.
 
     Returns ``(symbols, exit, last, last_count)``: ``exit`` is the next word start after the
-    block (``>= hi``; at least :data:`_BROKEN` if the walk broke down at bit ``last``), and
-    the last step, taken at bit ``last``, read the last ``last_count`` symbols.
+    block (``>= hi``; -1 if the walk met bits that start no word, at bit ``last``), and the
+    last step, taken at bit ``last``, read the last ``last_count`` symbols.
 
     Notes
     -----
@@ -701,12 +720,11 @@ def _stitch_lanes(
     """:func:`_stitch` with segments of ``lane_bits``; None if it needs over ``max_rounds``."""
     m = hi - lo
     lanes = -(-m // lane_bits)
-    # per position: 1 = a lane stepped from here, 2 = a walker did; the window it read
-    marks = np.zeros(lanes * lane_bits + 1, dtype=bool)
-    wins = np.empty(lanes * lane_bits, dtype=np.int32)
+    marks = np.zeros(lanes * lane_bits + 1, dtype=bool)  # a lane or walker stepped from here
+    walked = np.empty(0, dtype=np.int64)  # the positions the walkers stepped from
     seg_start = np.arange(0, m, lane_bits, dtype=np.int64)
     seg_end = np.minimum(seg_start + lane_bits, m)
-    lane_exit, lane_first = _run_lanes(reader, lo, m, lane_bits, entry, marks, wins)
+    lane_exit, lane_first = _run_lanes(reader, lo, m, lane_bits, entry, marks)
     entries = np.concatenate([[entry - lo], lane_exit[:-1]])
     exits = np.empty_like(entries)
     meet_at = np.empty_like(entries)  # where walker j met lane j (its segment end if never)
@@ -716,13 +734,14 @@ def _stitch_lanes(
         if max_rounds is not None and rounds == max_rounds:
             return None
         if rounds:  # forget the walks of the segments being redone
-            marks[:-1].reshape(lanes, lane_bits)[todo] &= (
-                wins.reshape(lanes, lane_bits)[todo] < _WALKED
-            )
+            redo = todo[walked // lane_bits]
+            marks[walked[redo]] = False
+            walked = walked[~redo]
         rounds += 1
         e, start, end = entries[todo], seg_start[todo], seg_end[todo]
-        # a walker starts at e_j; an entry already past its segment (or broken) passes through
-        stop = _walk(reader, lo, np.where((e >= start) & (e < end), e, end), end, marks, wins)
+        # a walker starts at e_j; an entry already past its segment passes through
+        stop, path = _walk(reader, lo, np.where((e >= start) & (e < end), e, end), end, marks)
+        walked = np.concatenate([walked, path])
         met = stop < end
         meet_at[todo] = np.where(met, stop, end)
         exits[todo] = np.where(met, lane_exit[todo], np.where(e < end, stop, e))
@@ -731,11 +750,15 @@ def _stitch_lanes(
     # after the meeting point, lane j's own path is the true one: unmark its steps before
     before = lane_first < meet_at[:, None]
     marks[lane_first[before]] = False
-    for j in np.flatnonzero(before[:, -1]).tolist():  # more steps before the meeting point
-        tail = slice(lane_first[j, -1], meet_at[j])
-        marks[tail] &= wins[tail] >= _WALKED  # keep the walker's marks
+    more = np.flatnonzero(before[:, -1])  # lanes with more steps before the meeting point
+    for j in more.tolist():
+        marks[lane_first[j, -1] : meet_at[j]] = False
+    if more.size:
+        marks[walked] = True  # the walkers' marks in those stretches
     steps = np.flatnonzero(marks)
-    win = wins.take(steps)
-    single = win >= _WALKED
-    symbols, count = reader.symbols(steps + lo, win & reader.mask, single)
+    single = np.zeros(steps.size, dtype=bool)  # walkers read one word per step
+    single[np.searchsorted(steps, walked)] = True
+    symbols, count, bad = reader.symbols(steps + lo, reader.window(steps, lo), single)
+    if bad >= 0:
+        return symbols, -1, int(steps[bad]) + lo, 0
     return symbols, int(exits[-1]) + lo, int(steps[-1]) + lo, int(count[-1])
