@@ -757,7 +757,7 @@ def _stitch_lanes(
         marks[walked] = True  # the walkers' marks in those stretches
     steps = np.flatnonzero(marks)
     single = np.zeros(steps.size, dtype=bool)  # walkers read one word per step
-    single[np.searchsorted(steps, walked)] = True
+    single[np.searchsorted(steps, np.sort(walked, kind="stable"))] = True  # sorted runs
     symbols, count, bad = reader.symbols(steps + lo, reader.window(steps, lo), single)
     if bad >= 0:
         return symbols, -1, int(steps[bad]) + lo, 0
