@@ -93,3 +93,11 @@ def test_bit_flip_inside_archive_is_caught(tmp_path):
     with pytest.raises((CheckpointError, zipfile.BadZipFile)) as info:
         load_model(path)
     assert info.type is CheckpointError
+
+
+def test_text_file_is_not_called_a_pickle(tmp_path):
+    path = tmp_path / "notes.npz"
+    path.write_text("hello")
+    with pytest.raises(CheckpointError) as info:
+        load_model(path)
+    assert "pickle" not in str(info.value) and "not an .npz archive" in str(info.value)

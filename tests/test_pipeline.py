@@ -113,3 +113,12 @@ def test_cli_on_a_model_trained_on_another_dataset(tmp_path, capsys):
     decoded, _ = container.load(out)
     assert decoded.layers[-1].params["W"].shape == (100, 5)
     assert np.count_nonzero(decoded.layer("fc1").params["W"]) < 235_200
+
+
+def test_unreadable_config_is_a_one_line_error(tmp_path, capsys):
+    cfg = tmp_path / "c.json"
+    cfg.write_text("bits = 4")  # not JSON
+    assert main(["deep-compress", "lenet5", "--quick", "--config", str(cfg),
+                 "--out", str(tmp_path / "x.tcz")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot read settings as JSON" in err

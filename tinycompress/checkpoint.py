@@ -103,9 +103,11 @@ def load_model(path: str | Path) -> tuple[Sequential, dict[str, Any]]:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        # numpy's advice for object arrays (load them with pickle) is exactly what we must not do
+        why = "not an .npz archive" if "pickle" in str(exc) else f"{type(exc).__name__}: {exc}"
         raise CheckpointError(
-            f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc}); the file is "
-            "truncated or corrupt: re-create it (e.g. `tinycompress train`) or restore it"
+            f"{path}: not a readable checkpoint ({why}); the file is truncated or corrupt: "
+            "re-create it (e.g. `tinycompress train`) or restore it"
         ) from exc
     try:
         doc = json.loads(arrays.pop("__meta__").tobytes().decode("utf-8"))

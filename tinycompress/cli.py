@@ -392,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except TinyCompressError as exc:
+    except (TinyCompressError, OSError) as exc:  # bad input or an unwritable --out: one line
         print(f"tinycompress {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

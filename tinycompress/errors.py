@@ -32,5 +32,9 @@ class TrainingDivergedError(TinyCompressError):
     """The loss became NaN or infinite during training."""
 
 
+class ConfigError(TinyCompressError, ValueError):
+    """A settings file is unreadable or names settings that do not exist."""
+
+
 class ExerciseError(TinyCompressError):
     """Solution markers in the source are malformed or disagree with the exercise task list."""

@@ -35,6 +35,7 @@ from .checkpoint import atomic_write, load_model, save_model
 from .cli import normalization_of, resolve_model
 from .data import load_arrays
 from .energy import inference_energy
+from .errors import ConfigError
 from .model import Sequential
 from .train import Recipe, evaluate
 
@@ -70,10 +71,16 @@ class Settings:
 
     def merged(self, path: str | Path) -> Settings:
         """These settings updated from a JSON config file (unknown keys are an error)."""
-        doc = json.loads(Path(path).read_text())
+        try:
+            doc = json.loads(Path(path).read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read settings as JSON ({exc})") from exc
         names = {f.name for f in fields(self)}
+        if not isinstance(doc, dict):
+            raise ConfigError(f"{path}: settings must be a JSON object such as "
+                              '{"bits": "fc=4", "finetune_epochs": 0}')
         if unknown := sorted(set(doc) - names):
-            raise ValueError(f"{path}: unknown settings {unknown}; known: {sorted(names)}")
+            raise ConfigError(f"{path}: unknown settings {unknown}; known: {sorted(names)}")
         return replace(self, **doc)
 
 
