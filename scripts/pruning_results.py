@@ -39,8 +39,8 @@ import numpy as np
 
 from tinycompress import filter_prune, prune, sparse, zoo
 from tinycompress.checkpoint import atomic_write, load_model, save_model
-from tinycompress.cli import normalization_of
-from tinycompress.data import data_dir, load_arrays
+from tinycompress.data import data_dir
+from tinycompress.pipeline import load_data
 from tinycompress.train import Recipe, evaluate
 
 RESULTS = Path(__file__).resolve().parents[1] / "chapters" / "results" / "03_pruning.json"
@@ -58,10 +58,9 @@ def merge(key: str, value: Any) -> None:
 
 
 def data(meta: dict[str, Any]) -> tuple[np.ndarray, ...]:
-    norm = normalization_of(meta, None)
-    X, y = load_arrays("train", None, norm)
-    Xt, yt = load_arrays("test", None, norm)
-    return X, y, Xt, yt
+    """Training and test arrays with the model's normalisation (the pipeline's loader)."""
+    d = load_data(meta, None, quick=False)
+    return d.X, d.y, d.X_test, d.y_test
 
 
 def run_sensitivity(name: str) -> None:
