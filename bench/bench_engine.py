@@ -41,10 +41,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from tinycompress import optim, zoo
-from tinycompress.data import load_arrays
-from tinycompress.layers import Conv2D
-from tinycompress.train import fit
+from tinycompress import zoo
+from tinycompress.nn import optim
+from tinycompress.nn.conv import Conv2D
+from tinycompress.nn.data import load_arrays
+from tinycompress.nn.train import fit
 
 BATCH_CONV = 64
 CONVS = {  # name: (in_channels, out_channels, kernel, input size, needs dx)
@@ -148,7 +149,7 @@ def torch_model(torch: Any, name: str) -> Any:
 
 
 def engine_epoch(name: str, X: np.ndarray, y: np.ndarray) -> Callable[[], None]:
-    recipe = zoo.RECIPES[name]
+    recipe = zoo.TRAINING_RECIPES[name]
 
     def run() -> None:
         model = zoo.build(name)
@@ -162,7 +163,7 @@ def engine_epoch(name: str, X: np.ndarray, y: np.ndarray) -> Callable[[], None]:
 
 def torch_epoch(torch: Any, name: str, X: np.ndarray, y: np.ndarray) -> Callable[[], None]:
     """The same loop as :func:`tinycompress.train.fit` in PyTorch: loss and accuracy per step."""
-    recipe = zoo.RECIPES[name]
+    recipe = zoo.TRAINING_RECIPES[name]
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
     bs = recipe.batch_size
     steps = -(-len(X) // bs)
@@ -262,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
             t_t = best["torch"] * scale if torch is not None else None
             note = f"{n} images x{scale:.2f}" if frac < 1 else "full epoch"
             target = 1.0 if name == "lenet-300-100" else 1.5
-            rows.append(Row(f"{name} epoch (batch {zoo.RECIPES[name].batch_size})",
+            rows.append(Row(f"{name} epoch (batch {zoo.TRAINING_RECIPES[name].batch_size})",
                             best["engine"] * scale, t_t, note, target))
 
     load1 = os.getloadavg()

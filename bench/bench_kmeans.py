@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from tinycompress.kmeans import assign_plain, assign_sorted, init_centroids, kmeans_1d
+from tinycompress.quantization.kmeans import assign_plain, assign_sorted, init_centroids, kmeans_1d
 
 
 def best_time(fn: Callable[[], object], repeat: int) -> tuple[float, object]:

@@ -22,9 +22,11 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from tinycompress.depthwise import DepthwiseConv2D, PointwiseConv2D  # noqa: E402
-from tinycompress.layers import BatchNorm2D, Conv2D, ReLU  # noqa: E402
-from tinycompress.model import Sequential  # noqa: E402
+from tinycompress.nn.batchnorm import BatchNorm2D
+from tinycompress.nn.conv import Conv2D
+from tinycompress.nn.depthwise import DepthwiseConv2D, PointwiseConv2D  # noqa: E402
+from tinycompress.nn.elementwise import ReLU  # noqa: E402
+from tinycompress.nn.model import Sequential  # noqa: E402
 
 N, C, F, S, K = 64, 64, 128, 32, 3
 

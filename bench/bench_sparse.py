@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from tinycompress.sparse import time_dense_vs_sparse
+from tinycompress.pruning.sparse import time_dense_vs_sparse
 
 LAYERS = {(784, 300): [0.5, 0.8, 0.92, 0.96, 0.99], (4096, 4096): [0.9, 0.96, 0.99]}
 """Layer shapes and their sparsities (the big layer's dense-ish CSR products take minutes)."""

@@ -14,8 +14,8 @@ import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from tinycompress.data import data_dir  # noqa: E402
-from tinycompress.mobilenet import MNIST_RESOLUTIONS, run_grid  # noqa: E402
+from tinycompress.experiments.mobilenet_grid import MNIST_RESOLUTIONS, run_grid  # noqa: E402
+from tinycompress.nn.data import data_dir  # noqa: E402
 
 ALPHAS = (1.0, 0.75, 0.5, 0.25)
 

@@ -37,11 +37,12 @@ from typing import Any
 
 import numpy as np
 
-from tinycompress import filter_prune, prune, sparse, zoo
-from tinycompress.checkpoint import atomic_write, load_model, save_model
-from tinycompress.data import data_dir
+from tinycompress import timing, zoo
+from tinycompress.nn.checkpoint import atomic_write, load_model, save_model
+from tinycompress.nn.data import data_dir
+from tinycompress.nn.train import Recipe, evaluate
 from tinycompress.pipeline import load_data
-from tinycompress.train import Recipe, evaluate
+from tinycompress.pruning import filters, iterative
 
 RESULTS = Path(__file__).resolve().parents[1] / "chapters" / "results" / "03_pruning.json"
 SWEEP = [0.0, 0.5, 0.7, 0.8, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99]
@@ -68,28 +69,28 @@ def run_sensitivity(name: str) -> None:
     X, y, _, _ = data(meta)
     sub = np.random.default_rng(0).permutation(len(X))[:10_000]
     base = evaluate(model, X[sub], y[sub])["accuracy"]
-    curves = prune.sensitivity(model, X[sub], y[sub], SWEEP)
+    curves = iterative.sensitivity(model, X[sub], y[sub], SWEEP)
     merge(f"sensitivity/{name}", {"sparsities": SWEEP, "baseline": base, "curves": curves,
                                   "images": "10,000 training images (seed 0)"})
     print(json.dumps(curves, indent=1))
 
 
 def timings(model: Any, X: np.ndarray) -> dict[str, float]:
-    return {f"batch{b}_s": sparse.best_time(lambda b=b: model.forward(X[:b])) for b in (1, 64)}
+    return {f"batch{b}_s": timing.best_time(lambda b=b: model.forward(X[:b])) for b in (1, 64)}
 
 
 def run_filters() -> None:
     model, meta = zoo.load_pretrained("lenet5")
     X, y, Xt, yt = data(meta)
     sub = np.random.default_rng(0).permutation(len(X))[:5_000]
-    curves = filter_prune.filter_sensitivity(model, X[sub], y[sub], FILTER_SWEEP,
+    curves = filters.filter_sensitivity(model, X[sub], y[sub], FILTER_SWEEP,
                                              list(FILTERS_KEPT))
     base = evaluate(model, Xt, yt)
     before = {"multadds": model.multadds(), "params": model.num_params(), **timings(model, Xt)}
-    filter_prune.prune_filters(model, FILTERS_KEPT)
+    filters.prune_filters(model, FILTERS_KEPT)
     pruned = evaluate(model, Xt, yt)
     start = time.perf_counter()
-    prune.retrain(model, X, y, FILTER_RETRAIN, seed=0)
+    iterative.retrain(model, X, y, FILTER_RETRAIN, seed=0)
     seconds = time.perf_counter() - start
     final = evaluate(model, Xt, yt)
     after = {"multadds": model.multadds(), "params": model.num_params(), **timings(model, Xt)}

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinycompress import bitio
+from tinycompress.coding import bitio
 from tinycompress.errors import FormatError
 
 

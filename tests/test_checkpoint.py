@@ -7,10 +7,13 @@ import numpy as np
 import pytest
 
 from tinycompress import zoo
-from tinycompress.checkpoint import load_model, save_model
 from tinycompress.errors import CheckpointError
-from tinycompress.layers import BatchNorm2D, Conv2D, Flatten, GlobalAvgPool2D
-from tinycompress.model import Sequential
+from tinycompress.nn.batchnorm import BatchNorm2D
+from tinycompress.nn.checkpoint import load_model, save_model
+from tinycompress.nn.conv import Conv2D
+from tinycompress.nn.dense import Flatten
+from tinycompress.nn.model import Sequential
+from tinycompress.nn.pooling import GlobalAvgPool2D
 
 
 def test_round_trip_is_exact(tmp_path):

@@ -14,11 +14,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tinycompress import bitio, container, prune, trained_quant, zoo
-from tinycompress.checkpoint import state_arrays
+from tinycompress import zoo
+from tinycompress.coding import accounting, bitio, tcz
 from tinycompress.errors import FormatError
-from tinycompress.layers import Dense, ReLU
-from tinycompress.model import Sequential
+from tinycompress.nn.checkpoint import state_arrays
+from tinycompress.nn.dense import Dense
+from tinycompress.nn.elementwise import ReLU
+from tinycompress.nn.model import Sequential
+from tinycompress.pruning import magnitude
+from tinycompress.quantization import trained
 
 
 def _same_bits(a: Sequential, b: Sequential) -> bool:
@@ -30,8 +34,8 @@ def _same_bits(a: Sequential, b: Sequential) -> bool:
 
 def _pruned_quantised(name: str, sparsity: float, bits: int) -> Sequential:
     model = zoo.build(name, seed=1)
-    prune.prune(model, sparsity=sparsity)
-    trained_quant.quantize_model(model, bits, rng=0)
+    magnitude.prune(model, sparsity=sparsity)
+    trained.quantize_model(model, bits, rng=0)
     return model
 
 
@@ -46,13 +50,13 @@ def small_file() -> bytes:
         levels = np.linspace(w.min(), w.max(), 8).astype(np.float32)
         q = levels[np.abs(w[..., None] - levels).argmin(-1)]
         layer.params["W"] = np.where(w == 0, 0, q).astype(np.float32)
-    return container.to_bytes(model, index_bits=3, meta={"note": "test"})
+    return tcz.to_bytes(model, index_bits=3, meta={"note": "test"})
 
 
 def _rebuild(doc: dict, sections: list[bytes]) -> bytes:
     """A file with the given manifest and sections and *valid* checksums."""
     manifest = zlib.compress(json.dumps(doc).encode())
-    head = struct.pack("<4sBII", container.MAGIC, container.VERSION, len(manifest),
+    head = struct.pack("<4sBII", tcz.MAGIC, tcz.VERSION, len(manifest),
                        zlib.crc32(manifest))
     return head + manifest + b"".join(s + struct.pack("<I", zlib.crc32(s)) for s in sections)
 
@@ -76,11 +80,11 @@ def _split(blob: bytes) -> tuple[dict, list[bytes]]:
 def test_lenet_300_100_round_trip_is_bit_exact(stage: str) -> None:
     model = zoo.build("lenet-300-100", seed=0)
     if stage != "dense":
-        prune.prune(model, sparsity=0.92)
+        magnitude.prune(model, sparsity=0.92)
     if stage == "pruned+quantised":
-        trained_quant.quantize_model(model, 5, rng=0)
-    blob = container.to_bytes(model, index_bits=5)
-    decoded, _, records = container.read_records(blob)
+        trained.quantize_model(model, 5, rng=0)
+    blob = tcz.to_bytes(model, index_bits=5)
+    decoded, _, records = tcz.read_records(blob)
     assert _same_bits(model, decoded)
     x = np.random.default_rng(0).normal(size=(4, 1, 28, 28)).astype(np.float32)
     assert np.array_equal(model.forward(x), decoded.forward(x))
@@ -93,10 +97,10 @@ def test_lenet_300_100_round_trip_is_bit_exact(stage: str) -> None:
 @pytest.mark.task_magnitude_prune
 def test_lenet5_pruned_quantised_round_trip_auto_bits(tmp_path) -> None:
     model = _pruned_quantised("lenet5", 0.9, 4)
-    path = container.save(model, tmp_path / "l5.tcz")
-    decoded, meta = container.load(path)
+    path = tcz.save(model, tmp_path / "l5.tcz")
+    decoded, meta = tcz.load(path)
     assert _same_bits(model, decoded) and meta == {}
-    report = container.inspect(path)
+    report = accounting.inspect(path)
     assert report["file_bytes"] == path.stat().st_size
     assert report["dense_bytes"] == 4 * 431_080
     assert report["ratio"] == pytest.approx(report["dense_bytes"] / report["file_bytes"])
@@ -117,42 +121,42 @@ def test_bit_patterns_survive(small_file: bytes) -> None:
                   [0.0, 0.0, 2.0]], dtype=np.float32)
     model.layers[0].params["W"] = w
     for bits in (None, 1):
-        decoded, _, _ = container.read_records(container.to_bytes(model, index_bits=bits))
+        decoded, _, _ = tcz.read_records(tcz.to_bytes(model, index_bits=bits))
         assert _same_bits(model, decoded)
 
 
 def test_encode_tensor_picks_the_smallest() -> None:
     rng = np.random.default_rng(0)
     dense = rng.normal(size=1000).astype(np.float32)
-    assert container.encode_tensor(dense)[0]["k"] == "r"
+    assert tcz.encode_tensor(dense)[0]["k"] == "r"
     shared = rng.choice(np.float32([-1, 0.5, 2]), size=1000)
-    desc, data = container.encode_tensor(shared)
+    desc, data = tcz.encode_tensor(shared)
     assert desc["k"] == "d" and desc["c"] == 3 and len(data) < 1000 // 4
     sparse = np.where(rng.random(5000) < 0.03, shared[:1].repeat(5000), 0).astype(np.float32)
-    desc, _ = container.encode_tensor(sparse)
+    desc, _ = tcz.encode_tensor(sparse)
     assert desc["k"] == "s" and desc["c"] == 1
     for arr in (dense, shared, sparse, np.zeros(7, np.float32), np.zeros(0, np.float32)):
-        desc, data = container.encode_tensor(arr)
-        back = container.decode_tensor(data, desc, arr.size, arr.dtype, "t")
+        desc, data = tcz.encode_tensor(arr)
+        back = tcz.decode_tensor(data, desc, arr.size, arr.dtype, "t")
         assert np.array_equal(back.view(np.uint32), arr.view(np.uint32))
 
 
 def test_streams_fixed_or_huffman() -> None:
     rng = np.random.default_rng(0)
     uniform = rng.integers(0, 8, size=1000)
-    desc, data = container.encode_stream(uniform, 8)
+    desc, data = tcz.encode_stream(uniform, 8)
     assert desc == {"f": 3} and len(data) == 375
     skewed = np.minimum(rng.geometric(0.5, size=1000) - 1, 31)
-    desc, data = container.encode_stream(skewed, 32)
+    desc, data = tcz.encode_stream(skewed, 32)
     assert "h" in desc and len(data) < 1000 * 5 // 8
-    back = container.decode_stream(container._Cursor(data, "s"), desc, 1000, 32)
+    back = tcz.decode_stream(tcz._Cursor(data, "s"), desc, 1000, 32)
     assert np.array_equal(back, skewed)
 
 
 @pytest.mark.task_magnitude_prune
 def test_huffman_streams_beat_zlib_and_lzma(tmp_path) -> None:
-    path = container.save(_pruned_quantised("lenet-300-100", 0.92, 5), tmp_path / "m.tcz")
-    rows = {r["data"].split()[0]: r for r in container.general_purpose_sizes(path)}
+    path = tcz.save(_pruned_quantised("lenet-300-100", 0.92, 5), tmp_path / "m.tcz")
+    rows = {r["data"].split()[0]: r for r in accounting.general_purpose_sizes(path)}
     for kind in ("indices", "gaps"):
         assert rows[kind]["tcz"] <= rows[kind]["zlib"]
     assert rows["float32"]["raw"] == 4 * 266_610
@@ -162,15 +166,15 @@ def test_huffman_streams_beat_zlib_and_lzma(tmp_path) -> None:
 # --- bad files ---------------------------------------------------------------------------------
 def test_header_errors(small_file: bytes) -> None:
     with pytest.raises(FormatError, match="magic"):
-        container.read_records(b"PK\x03\x04" + small_file[4:])
+        tcz.read_records(b"PK\x03\x04" + small_file[4:])
     with pytest.raises(FormatError, match="version 9"):
-        container.read_records(small_file[:4] + b"\x09" + small_file[5:])
+        tcz.read_records(small_file[:4] + b"\x09" + small_file[5:])
     with pytest.raises(FormatError, match="too short"):
-        container.read_records(small_file[:5])
+        tcz.read_records(small_file[:5])
     with pytest.raises(FormatError, match="truncated"):
-        container.read_records(small_file[:-1])
+        tcz.read_records(small_file[:-1])
     with pytest.raises(FormatError, match="accounts for"):
-        container.read_records(small_file + b"\x00")
+        tcz.read_records(small_file + b"\x00")
 
 
 def test_absurd_sizes_rejected_before_allocating(small_file: bytes) -> None:
@@ -180,10 +184,10 @@ def test_absurd_sizes_rejected_before_allocating(small_file: bytes) -> None:
     doc["arch"]["input_shape"] = [1_000_000]
     start = time.perf_counter()
     with pytest.raises(FormatError, match="over the limit"):  # 10^12 weights
-        container.read_records(_rebuild(doc, sections))
+        tcz.read_records(_rebuild(doc, sections))
     doc["arch"]["layers"][0]["config"]["in_features"] = 10**13
     with pytest.raises(FormatError, match="dimension"):
-        container.read_records(_rebuild(doc, sections))
+        tcz.read_records(_rebuild(doc, sections))
     assert time.perf_counter() - start < 2
 
 
@@ -197,33 +201,33 @@ def test_invalid_code_lengths_and_short_streams(small_file: bytes) -> None:
     ones = bitio.pack_fixed(np.ones(t["v"]["a"], dtype=np.int64), t["v"]["w"])[0]
     bad[book : book + table_bytes] = ones  # every length 1: Kraft sum > 1
     with pytest.raises(FormatError, match="Kraft"):
-        container.read_records(_rebuild(doc, sections[:i] + [bytes(bad)] + sections[i + 1 :]))
+        tcz.read_records(_rebuild(doc, sections[:i] + [bytes(bad)] + sections[i + 1 :]))
     t["v"]["h"] -= 3  # the bit stream claims to end early
     with pytest.raises(FormatError):
-        container.read_records(_rebuild(doc, sections))
+        tcz.read_records(_rebuild(doc, sections))
     doc, _ = _split(small_file)
     doc["t"][i]["k"] = "x"
     with pytest.raises(FormatError, match="unknown tensor kind"):
-        container.read_records(_rebuild(doc, sections))
+        tcz.read_records(_rebuild(doc, sections))
 
 
 def test_manifest_errors(small_file: bytes) -> None:
     doc, sections = _split(small_file)
     with pytest.raises(FormatError, match="tensors"):
-        container.read_records(_rebuild({**doc, "t": doc["t"][:-1]}, sections[:-1]))
+        tcz.read_records(_rebuild({**doc, "t": doc["t"][:-1]}, sections[:-1]))
     bad = {**doc, "arch": {**doc["arch"], "layers": [{"type": "Nope", "config": {}}]}}
     with pytest.raises(FormatError, match="architecture"):
-        container.read_records(_rebuild(bad, sections))
+        tcz.read_records(_rebuild(bad, sections))
     manifest = zlib.compress(b"[1, 2")
-    head = struct.pack("<4sBII", container.MAGIC, 1, len(manifest), zlib.crc32(manifest))
+    head = struct.pack("<4sBII", tcz.MAGIC, 1, len(manifest), zlib.crc32(manifest))
     with pytest.raises(FormatError, match="unreadable"):
-        container.read_records(head + manifest)
+        tcz.read_records(head + manifest)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_random_corruptions_decode_or_raise(small_file: bytes, data: st.DataObject) -> None:
-    original, _, _ = container.read_records(small_file)
+    original, _, _ = tcz.read_records(small_file)
     blob = bytearray(small_file)
     kind = data.draw(st.sampled_from(["flip", "truncate", "insert", "overwrite"]))
     pos = data.draw(st.integers(0, len(blob) - 1))
@@ -237,7 +241,7 @@ def test_random_corruptions_decode_or_raise(small_file: bytes, data: st.DataObje
         chunk = data.draw(st.binary(min_size=1, max_size=16))
         blob[pos : pos + len(chunk)] = chunk
     try:
-        decoded, _, _ = container.read_records(bytes(blob))
+        decoded, _, _ = tcz.read_records(bytes(blob))
     except FormatError:
         return
     assert _same_bits(decoded, original)  # only a no-op corruption may decode
@@ -260,7 +264,7 @@ def test_corrupt_sections_with_valid_checksums_never_crash(
     if field in entry:
         entry[field] = data.draw(st.integers(-2, 10**6))
     try:
-        container.read_records(_rebuild(doc, sections[:i] + [bytes(sec)] + sections[i + 1 :]))
+        tcz.read_records(_rebuild(doc, sections[:i] + [bytes(sec)] + sections[i + 1 :]))
     except FormatError:
         pass
 
@@ -274,7 +278,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 @pytest.mark.task_magnitude_prune
 def test_cli_encode_inspect_decode(tmp_path) -> None:
     src = tmp_path / "m.npz"
-    from tinycompress.checkpoint import save_model
+    from tinycompress.nn.checkpoint import save_model
 
     save_model(_pruned_quantised("lenet-300-100", 0.92, 5), src, {"x": 1})
     tcz = tmp_path / "m.tcz"

@@ -6,8 +6,8 @@ import shutil
 import numpy as np
 import pytest
 
-from tinycompress import data
 from tinycompress.errors import DataError
+from tinycompress.nn import data
 
 
 def write_idx(path, array, compress=True):

@@ -7,9 +7,13 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from tinycompress import depthwise
-from tinycompress.checkpoint import load_model, save_model
-from tinycompress.depthwise import (
+from tinycompress.errors import ShapeError
+from tinycompress.nn import depthwise
+from tinycompress.nn.base import SHAPE_ONLY
+from tinycompress.nn.batchnorm import BatchNorm2D
+from tinycompress.nn.checkpoint import load_model, save_model
+from tinycompress.nn.conv import Conv2D, conv2d_backward, conv2d_forward
+from tinycompress.nn.depthwise import (
     DepthwiseConv2D,
     PointwiseConv2D,
     conv_multadds,
@@ -25,18 +29,10 @@ from tinycompress.depthwise import (
     separable_multadds,
     separable_ratio,
 )
-from tinycompress.errors import ShapeError
-from tinycompress.gradcheck import numerical_gradient, rel_error
-from tinycompress.layers import (
-    SHAPE_ONLY,
-    BatchNorm2D,
-    Conv2D,
-    ReLU,
-    conv2d_backward,
-    conv2d_forward,
-    conv_output_size,
-)
-from tinycompress.model import Sequential
+from tinycompress.nn.elementwise import ReLU
+from tinycompress.nn.gradcheck import numerical_gradient, rel_error
+from tinycompress.nn.im2col import conv_output_size
+from tinycompress.nn.model import Sequential
 
 TOL = 1e-6
 

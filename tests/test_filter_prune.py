@@ -5,20 +5,16 @@ import copy
 import numpy as np
 import pytest
 
-from tinycompress import filter_prune as fp
-from tinycompress import prune
-from tinycompress.checkpoint import load_model, save_model
+from tinycompress import zoo
 from tinycompress.errors import ShapeError
-from tinycompress.layers import (
-    BatchNorm2D,
-    Conv2D,
-    Dense,
-    Flatten,
-    GlobalAvgPool2D,
-    MaxPool2D,
-    ReLU,
-)
-from tinycompress.model import Sequential
+from tinycompress.nn.batchnorm import BatchNorm2D
+from tinycompress.nn.checkpoint import load_model, save_model
+from tinycompress.nn.conv import Conv2D
+from tinycompress.nn.dense import Dense, Flatten
+from tinycompress.nn.elementwise import ReLU
+from tinycompress.nn.model import Sequential
+from tinycompress.nn.pooling import GlobalAvgPool2D, MaxPool2D
+from tinycompress.pruning import filters, magnitude
 
 
 def small_lenet5(seed=0):
@@ -53,25 +49,25 @@ def test_l1_ranking():
     w[1] = -0.1
     w[2, 0] = 2.0
     w[3] = 0.5
-    norms = fp.filter_l1_norms(w)
+    norms = filters.filter_l1_norms(w)
     np.testing.assert_allclose(norms, [18, 1.8, 18, 9])
-    np.testing.assert_array_equal(fp.filters_to_keep(norms, 2), [0, 2])
-    np.testing.assert_array_equal(fp.filters_to_keep(norms, 3), [0, 2, 3])
+    np.testing.assert_array_equal(filters.filters_to_keep(norms, 2), [0, 2])
+    np.testing.assert_array_equal(filters.filters_to_keep(norms, 3), [0, 2, 3])
     dense_w = np.array([[1.0, -3.0], [1.0, 0.5]])  # Dense: output units on axis 1
-    np.testing.assert_allclose(fp.filter_l1_norms(dense_w, axis=1), [2.0, 3.5])
+    np.testing.assert_allclose(filters.filter_l1_norms(dense_w, axis=1), [2.0, 3.5])
 
 
 def test_channel_ties_lenet5():
     model = small_lenet5()
-    ties = fp.channel_ties(model, "conv2")
+    ties = filters.channel_ties(model, "conv2")
     assert [(t.layer.name, t.role, t.repeat) for t in ties] == [
         ("conv2", "producer", 1), ("fc1", "consumer", 4)]
-    assert [t.role for t in fp.channel_ties(model, "conv1")] == ["producer", "consumer"]
-    assert [t.layer.name for t in fp.channel_ties(model, "fc1")] == ["fc1", "fc2"]
+    assert [t.role for t in filters.channel_ties(model, "conv1")] == ["producer", "consumer"]
+    assert [t.layer.name for t in filters.channel_ties(model, "fc1")] == ["fc1", "fc2"]
     with pytest.raises(ShapeError):
-        fp.channel_ties(model, "fc2")  # the classes
+        filters.channel_ties(model, "fc2")  # the classes
     with pytest.raises(ShapeError):
-        fp.channel_ties(model, "pool1")
+        filters.channel_ties(model, "pool1")
 
 
 @pytest.mark.parametrize("build,name,n_keep", [
@@ -84,22 +80,22 @@ def test_removed_equals_zeroed_readers(build, name, n_keep):
     model = build()
     x = x_for(model)
     lay = model.layer(name)
-    axis = fp.PRODUCERS[type(lay).__name__]
-    keep = fp.filters_to_keep(fp.filter_l1_norms(lay.params["W"], axis), n_keep)
+    axis = filters.PRODUCERS[type(lay).__name__]
+    keep = filters.filters_to_keep(filters.filter_l1_norms(lay.params["W"], axis), n_keep)
     drop = np.setdiff1d(np.arange(lay.params["W"].shape[axis]), keep)
 
     reference = copy.deepcopy(model)
-    fp.zero_channel_readers(reference, name, drop)
+    filters.zero_channel_readers(reference, name, drop)
     before = {t.layer.name: {k: v.shape for k, v in {**t.layer.params,
                                                       **t.layer.buffers}.items()}
-              for t in fp.channel_ties(model, name)}
-    kept = fp.prune_filters(model, {name: n_keep})
+              for t in filters.channel_ties(model, name)}
+    kept = filters.prune_filters(model, {name: n_keep})
     np.testing.assert_array_equal(kept[name], keep)
     np.testing.assert_allclose(model.forward(x), reference.forward(x), rtol=1e-12, atol=1e-12)
     # and the reference really differs from the unpruned model (the test can fail)
     assert not np.allclose(build().forward(x), reference.forward(x))
     # every tied array shrank along its channel axis
-    for tie in fp.channel_ties(model, name):
+    for tie in filters.channel_ties(model, name):
         for key, shape in before[tie.layer.name].items():
             if tie.role == "consumer" and key != "W":
                 continue
@@ -112,7 +108,7 @@ def test_lenet5_surgery_updates_configs_counts_and_round_trips(tmp_path):
     model = small_lenet5()
     madds = model.multadds()
     params = model.num_params()
-    fp.prune_filters(model, {"conv1": 3, "conv2": 4})
+    filters.prune_filters(model, {"conv1": 3, "conv2": 4})
     assert model.layer("conv1").config()["out_channels"] == 3
     assert model.layer("conv2").config()["in_channels"] == 3
     assert model.layer("conv2").config()["out_channels"] == 4
@@ -134,9 +130,9 @@ def test_lenet5_surgery_updates_configs_counts_and_round_trips(tmp_path):
 @pytest.mark.task_filter_l1_ranking
 def test_masks_shrink_with_the_filters():
     model = small_lenet5()
-    prune.prune(model, sparsity=0.5)
-    fp.prune_filters(model, {"conv2": 5})
-    for lay in prune.prunable_layers(model):
+    magnitude.prune(model, sparsity=0.5)
+    filters.prune_filters(model, {"conv2": 5})
+    for lay in magnitude.prunable_layers(model):
         assert lay.constraints["W"].keep.shape == lay.params["W"].shape
 
 
@@ -145,7 +141,7 @@ def test_filter_sensitivity_shape():
     model = small_lenet5()
     X = x_for(model, 20)
     y = model.predict(X)
-    curves = fp.filter_sensitivity(model, X, y, [0.0, 0.5], ["conv1", "conv2"])
+    curves = filters.filter_sensitivity(model, X, y, [0.0, 0.5], ["conv1", "conv2"])
     assert curves["conv1"][0] == 1.0 and curves["conv2"][0] == 1.0
     assert model.layer("conv1").params["W"].shape[0] == 6  # unchanged
 
@@ -170,22 +166,22 @@ def mobilenet_block(seed=0):
 @pytest.mark.task_filter_l1_ranking
 def test_depthwise_is_tied_to_the_pointwise_before_it():
     model = mobilenet_block()
-    ties = fp.channel_ties(model, "conv1")
+    ties = filters.channel_ties(model, "conv1")
     assert [(t.layer.name, t.role) for t in ties] == [
         ("conv1", "producer"), ("bn1", "channelwise"), ("dw1", "channelwise"),
         ("bn2", "channelwise"), ("pw1", "consumer")]
-    assert [t.layer.name for t in fp.channel_ties(model, "pw1")] == ["pw1", "bn3", "fc1"]
+    assert [t.layer.name for t in filters.channel_ties(model, "pw1")] == ["pw1", "bn3", "fc1"]
     x = x_for(model)
     reference = copy.deepcopy(model)
-    keep = fp.filters_to_keep(fp.filter_l1_norms(model.layer("conv1").params["W"]), 4)
-    fp.zero_channel_readers(reference, "conv1", np.setdiff1d(np.arange(6), keep))
-    fp.prune_filters(model, {"conv1": 4})
+    keep = filters.filters_to_keep(filters.filter_l1_norms(model.layer("conv1").params["W"]), 4)
+    filters.zero_channel_readers(reference, "conv1", np.setdiff1d(np.arange(6), keep))
+    filters.prune_filters(model, {"conv1": 4})
     np.testing.assert_allclose(model.forward(x), reference.forward(x), rtol=1e-12, atol=1e-12)
     assert model.layer("dw1").config()["channels"] == 4
     assert model.layer("dw1").params["W"].shape == (4, 1, 3, 3)
     assert model.layer("bn2").buffers["running_var"].shape == (4,)
     assert model.layer("pw1").config()["in_channels"] == 4
-    fp.prune_filters(model, {"pw1": 2})  # a pointwise layer is a producer too; GAP -> fc
+    filters.prune_filters(model, {"pw1": 2})  # a pointwise layer is a producer too; GAP -> fc
     assert model.layer("fc1").params["W"].shape == (2, 3)
 
 
@@ -193,17 +189,16 @@ def test_depthwise_is_tied_to_the_pointwise_before_it():
 def test_mnist_mobilenet_halved_everywhere():
     """Every producer of the MNIST MobileNet (stem conv and each pointwise) loses half its
     filters; the depthwise layers and BatchNorms follow; outputs match the zeroed reference."""
-    from tinycompress import zoo
 
     model = zoo.build("mobilenet-mnist").astype(np.float64)
     madds = model.multadds()
-    producers = [lay.name for lay in model.layers if fp.kind_of(lay, fp.PRODUCERS)][:-1]
+    producers = [lay.name for lay in model.layers if filters.kind_of(lay, filters.PRODUCERS)][:-1]
     reference = copy.deepcopy(model)
-    kept = fp.prune_filters(model, {n: model.layer(n).params["W"].shape[0] // 2
+    kept = filters.prune_filters(model, {n: model.layer(n).params["W"].shape[0] // 2
                                     for n in producers})
     for name, keep in kept.items():
         n = reference.layer(name).params["W"].shape[0]
-        fp.zero_channel_readers(reference, name, np.setdiff1d(np.arange(n), keep))
+        filters.zero_channel_readers(reference, name, np.setdiff1d(np.arange(n), keep))
     x = x_for(model, 3)
     np.testing.assert_allclose(model.forward(x), reference.forward(x), rtol=1e-12, atol=1e-12)
     for lay in model.layers:

@@ -10,15 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinycompress import huffman
+from tinycompress.coding import huffman, huffman_fast
+from tinycompress.coding.huffman import HuffmanCode
 from tinycompress.errors import FormatError
-from tinycompress.huffman import HuffmanCode
 
 
-def _roundtrip(x: np.ndarray, k: int, table_bits: int = huffman.DEFAULT_TABLE_BITS):
+def _roundtrip(x: np.ndarray, k: int, table_bits: int = huffman_fast.DEFAULT_TABLE_BITS):
     code = HuffmanCode.from_counts(np.bincount(x, minlength=k))
     data, nbits = huffman.encode(x, code)
-    fast = huffman.decode(data, nbits, x.size, code, table_bits=table_bits)
+    fast = huffman_fast.decode(data, nbits, x.size, code, table_bits=table_bits)
     slow = huffman.decode_bitwise(data, nbits, x.size, code)
     return code, data, nbits, fast, slow
 
@@ -113,7 +113,7 @@ def test_long_codes_beyond_the_table_width() -> None:
     assert code.max_length == 29
     data, nbits = huffman.encode(x, code)
     for table_bits in (1, 4, 12, 16):
-        assert np.array_equal(huffman.decode(data, nbits, x.size, code, table_bits), x)
+        assert np.array_equal(huffman_fast.decode(data, nbits, x.size, code, table_bits), x)
     assert np.array_equal(huffman.decode_bitwise(data, nbits, x.size, code), x)
 
 
@@ -123,7 +123,7 @@ def test_code_lengths_up_to_64_bits() -> None:
     code = HuffmanCode.from_lengths(lengths)
     x = np.array([64, 63, 0, 62, 64, 1, 40, 64])
     data, nbits = huffman.encode(x, code)
-    assert np.array_equal(huffman.decode(data, nbits, x.size, code, table_bits=8), x)
+    assert np.array_equal(huffman_fast.decode(data, nbits, x.size, code, table_bits=8), x)
     assert np.array_equal(huffman.decode_bitwise(data, nbits, x.size, code), x)
 
 
@@ -132,7 +132,7 @@ def test_empty_stream_and_single_symbol() -> None:
     code = HuffmanCode.from_counts(np.zeros(5, dtype=np.int64))
     assert code.max_length == 0
     assert huffman.encode(np.array([], dtype=np.int64), code) == (b"", 0)
-    assert huffman.decode(b"", 0, 0, code).size == 0
+    assert huffman_fast.decode(b"", 0, 0, code).size == 0
     assert huffman.decode_bitwise(b"", 0, 0, code).size == 0
     x = np.full(13, 3)
     code, data, nbits, fast, slow = _roundtrip(x, 8)
@@ -153,7 +153,7 @@ def test_65536_symbols_and_a_long_stream() -> None:
 
 @pytest.mark.task_huffman_decode_bitwise
 def test_stream_spanning_several_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(huffman, "_BLOCK_BITS", 4096)
+    monkeypatch.setattr(huffman_fast, "_BLOCK_BITS", 4096)
     rng = np.random.default_rng(2)
     x = rng.choice(40, size=20_000, p=rng.dirichlet(np.full(40, 0.3)))
     _, _, _, fast, _ = _roundtrip(x, 40, table_bits=5)
@@ -169,13 +169,13 @@ def test_lanes_that_never_resynchronise(
     # with the word grid (period 3); without that, a lane started off the grid never meets
     # the true walk and the segments must be re-walked round after round, still exactly
     if not keep_in_step:
-        init = huffman._WordReader.__init__
+        init = huffman_fast._WordReader.__init__
 
         def off_grid(self, *args):
             init(self, *args)
             self.period = 1
 
-        monkeypatch.setattr(huffman._WordReader, "__init__", off_grid)
+        monkeypatch.setattr(huffman_fast._WordReader, "__init__", off_grid)
     rng = np.random.default_rng(3)
     x = rng.integers(0, 8, size=6000)
     code, _, nbits, fast, _ = _roundtrip(x, 8)
@@ -202,7 +202,7 @@ def test_near_entropy_on_a_large_stream() -> None:
 )
 def test_bad_streams_raise_format_error(decoder: str) -> None:
     dec = (
-        huffman.decode
+        huffman_fast.decode
         if decoder == "fast"
         else lambda d, nb, n, c: huffman.decode_bitwise(d, nb, n, c)
     )
@@ -255,7 +255,7 @@ def test_random_bytes_decode_equal_or_raise(
 ) -> None:
     code = HuffmanCode.from_lengths(np.array(lengths))
     outcomes = []
-    for dec in (huffman.decode, huffman.decode_bitwise):
+    for dec in (huffman_fast.decode, huffman.decode_bitwise):
         try:
             outcomes.append(dec(data, nbits, n, code))
         except FormatError as err:

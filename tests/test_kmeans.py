@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tinycompress.errors import ShapeError
-from tinycompress.kmeans import (
+from tinycompress.quantization.kmeans import (
     INITS,
     assign_plain,
     assign_sorted,

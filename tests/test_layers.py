@@ -4,19 +4,15 @@ import numpy as np
 import pytest
 
 from tinycompress.errors import ShapeError
-from tinycompress.gradcheck import numerical_gradient, rel_error
-from tinycompress.layers import (
+from tinycompress.nn.batchnorm import BatchNorm2D
+from tinycompress.nn.conv import Conv2D, conv2d_forward, conv2d_forward_naive
+from tinycompress.nn.dense import Dense, Flatten
+from tinycompress.nn.elementwise import Dropout, ReLU
+from tinycompress.nn.gradcheck import numerical_gradient, rel_error
+from tinycompress.nn.pooling import (
     AvgPool2D,
-    BatchNorm2D,
-    Conv2D,
-    Dense,
-    Dropout,
-    Flatten,
     GlobalAvgPool2D,
     MaxPool2D,
-    ReLU,
-    conv2d_forward,
-    conv2d_forward_naive,
     maxpool_backward,
     maxpool_forward,
 )

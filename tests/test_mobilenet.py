@@ -9,25 +9,26 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinycompress import cli, zoo
-from tinycompress.checkpoint import load_model, save_model
-from tinycompress.depthwise import (
+from tinycompress.experiments.mobilenet_grid import run_grid, train_point
+from tinycompress.experiments.separable_speed import time_separable_vs_standard
+from tinycompress.models.mobilenet import (
+    V1_BODY,
+    mobilenet_mnist,
+    mobilenet_v1,
+    resize_images,
+    resize_matrix,
+)
+from tinycompress.nn.batchnorm import BatchNorm2D
+from tinycompress.nn.checkpoint import load_model, save_model
+from tinycompress.nn.conv import Conv2D
+from tinycompress.nn.dense import Dense
+from tinycompress.nn.depthwise import (
     DepthwiseConv2D,
     PointwiseConv2D,
     conv_multadds,
     depthwise_multadds,
     pointwise_multadds,
     scale_width,
-)
-from tinycompress.layers import BatchNorm2D, Conv2D, Dense
-from tinycompress.mobilenet import (
-    V1_BODY,
-    mobilenet_mnist,
-    mobilenet_v1,
-    resize_images,
-    resize_matrix,
-    run_grid,
-    time_separable_vs_standard,
-    train_point,
 )
 
 

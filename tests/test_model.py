@@ -5,10 +5,14 @@ import pytest
 
 from tinycompress import zoo
 from tinycompress.errors import ShapeError
-from tinycompress.gradcheck import numerical_gradient, rel_error
-from tinycompress.layers import BatchNorm2D, Conv2D, Dense, Flatten, MaxPool2D, ReLU
-from tinycompress.losses import softmax_cross_entropy
-from tinycompress.model import Sequential, format_summary
+from tinycompress.nn.batchnorm import BatchNorm2D
+from tinycompress.nn.conv import Conv2D
+from tinycompress.nn.dense import Dense, Flatten
+from tinycompress.nn.elementwise import ReLU
+from tinycompress.nn.gradcheck import numerical_gradient, rel_error
+from tinycompress.nn.losses import softmax_cross_entropy
+from tinycompress.nn.model import Sequential, format_summary
+from tinycompress.nn.pooling import MaxPool2D
 
 
 def test_lenet_parameter_counts():

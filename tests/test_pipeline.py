@@ -5,9 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from tinycompress import container, pipeline
+from tinycompress import pipeline
 from tinycompress.cli import main
-from tinycompress.train import evaluate
+from tinycompress.coding import tcz
+from tinycompress.nn.train import evaluate
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def test_quick_run_writes_file_report_and_figures(quick_run):
 @pytest.mark.task_inference_energy
 def test_reported_error_is_the_decoded_files(quick_run):
     out, report, _ = quick_run
-    decoded, meta = container.load(out)
+    decoded, meta = tcz.load(out)
     data = pipeline.load_data(meta, None, quick=True)
     assert evaluate(decoded, data.X_test, data.y_test)["error"] == report["compressed"]["error"]
     assert report["stages"]["prune"]["kept"] < 0.2  # the DC recipe prunes hard even in one round
@@ -110,7 +111,7 @@ def test_cli_on_a_model_trained_on_another_dataset(tmp_path, capsys):
     assert report["compressed"]["n"] == 16 and out.is_file()
     recipe = report["stages"]["prune"]["recipes"][0]
     assert set(recipe["targets"]) == {"fc1", "fc2", "fc3"}  # chosen from its own sensitivity
-    decoded, _ = container.load(out)
+    decoded, _ = tcz.load(out)
     assert decoded.layers[-1].params["W"].shape == (100, 5)
     assert np.count_nonzero(decoded.layer("fc1").params["W"]) < 235_200
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tests.test_trained_quant import _data, _tiny
-from tinycompress.quant_study import (
+from tinycompress.experiments.quant_study import (
     ablation,
     baselines,
     bits_by_kind,

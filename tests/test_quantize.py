@@ -6,14 +6,9 @@ import numpy as np
 import pytest
 
 from tinycompress.errors import ShapeError
-from tinycompress.kmeans import assign_plain
-from tinycompress.quantize import (
-    SharedWeights,
-    centroid_grad,
-    float16_roundtrip,
-    linear_quantize,
-    share_weights,
-)
+from tinycompress.quantization.kmeans import assign_plain
+from tinycompress.quantization.sharing import SharedWeights, centroid_grad, share_weights
+from tinycompress.quantization.uniform import float16_roundtrip, linear_quantize
 
 
 def _pruned_weights(shape: tuple[int, ...], keep: float = 0.3, seed: int = 0) -> np.ndarray:

@@ -7,9 +7,10 @@ and at least 39x / 50x smaller than 1,724,320 bytes. Sizes are the files' bytes 
 
 import pytest
 
-from tinycompress import container, pipeline
-from tinycompress.data import data_dir
-from tinycompress.train import evaluate
+from tinycompress import pipeline
+from tinycompress.coding import tcz
+from tinycompress.nn.data import data_dir
+from tinycompress.nn.train import evaluate
 
 TARGETS = {  # model: (max error, min ratio, float32 bytes)
     "lenet-300-100": (0.0164, 55.0, 266_610 * 4),
@@ -21,7 +22,7 @@ TARGETS = {  # model: (max error, min ratio, float32 bytes)
 def test_shipped_compressed_file_meets_targets(name):
     max_error, min_ratio, dense = TARGETS[name]
     path = data_dir() / "compressed" / f"{name}.tcz"
-    model, meta = container.load(path)
+    model, meta = tcz.load(path)
     assert model.num_params() * 4 == dense
     data = pipeline.load_data(meta, None, quick=False)
     result = evaluate(model, data.X_test, data.y_test)

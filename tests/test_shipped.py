@@ -4,8 +4,8 @@ import pytest
 
 from tinycompress import zoo
 from tinycompress.cli import normalization_of
-from tinycompress.data import load_arrays
-from tinycompress.train import evaluate
+from tinycompress.nn.data import load_arrays
+from tinycompress.nn.train import evaluate
 
 TARGETS = {"lenet-300-100": 0.0164, "lenet5": 0.0080}  # Han et al. 2015, Table 1
 

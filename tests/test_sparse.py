@@ -3,10 +3,12 @@
 import numpy as np
 import pytest
 
-from tinycompress import prune, sparse
+from tinycompress import timing
 from tinycompress.errors import ShapeError
-from tinycompress.layers import Dense, Flatten, ReLU
-from tinycompress.model import Sequential
+from tinycompress.nn.dense import Dense, Flatten
+from tinycompress.nn.elementwise import ReLU
+from tinycompress.nn.model import Sequential
+from tinycompress.pruning import magnitude, sparse
 
 
 def sparse_matrix(rows, cols, density, seed=0, empty_rows=()):
@@ -57,7 +59,7 @@ def test_sparse_model_forward_equals_dense(n):
     rng = np.random.default_rng(0)
     model = Sequential([Flatten(), Dense(20, 15, rng=rng), ReLU(), Dense(15, 4, rng=rng)],
                        (1, 4, 5)).astype(np.float64)
-    prune.prune(model, sparsity=0.8)
+    magnitude.prune(model, sparsity=0.8)
     x = rng.standard_normal((n, 1, 4, 5))
     layers = sparse.to_sparse(model)
     assert layers["fc1"].a.nnz == np.count_nonzero(model.layer("fc1").params["W"])
@@ -66,4 +68,4 @@ def test_sparse_model_forward_equals_dense(n):
 
 
 def test_best_time_is_positive():
-    assert 0 < sparse.best_time(lambda: None, repeat=2, min_seconds=1e-4) < 1e-3
+    assert 0 < timing.best_time(lambda: None, repeat=2, min_seconds=1e-4) < 1e-3

@@ -7,13 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinycompress.errors import FormatError
-from tinycompress.sparse_index import (
+from tinycompress.coding.relative_index import (
     RelativeIndex,
     decode_relative,
     encode_relative,
     filler_count,
 )
+from tinycompress.errors import FormatError
 
 
 def test_paper_figure_2() -> None:

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from tinycompress import zoo
-from tinycompress.data import load_arrays
 from tinycompress.errors import ShapeError, TrainingDivergedError
-from tinycompress.optim import SGD, constant, cosine
-from tinycompress.train import Recipe, evaluate, fit, train_with_recipe
+from tinycompress.nn.data import load_arrays
+from tinycompress.nn.optim import SGD, constant, cosine
+from tinycompress.nn.train import Recipe, evaluate, fit, train_with_recipe
 
 
 @pytest.fixture(scope="module")

@@ -9,16 +9,18 @@ import numpy as np
 import pytest
 
 from tinycompress import zoo
-from tinycompress.checkpoint import load_model, save_model
 from tinycompress.cli import main
 from tinycompress.errors import ShapeError
-from tinycompress.gradcheck import numerical_gradient, rel_error
-from tinycompress.layers import Conv2D, Dense, Flatten, ReLU
-from tinycompress.losses import softmax_cross_entropy
-from tinycompress.model import Sequential
-from tinycompress.optim import SGD
-from tinycompress.quantize import SharedWeights, centroid_grad
-from tinycompress.trained_quant import (
+from tinycompress.nn.checkpoint import load_model, save_model
+from tinycompress.nn.conv import Conv2D
+from tinycompress.nn.dense import Dense, Flatten
+from tinycompress.nn.elementwise import ReLU
+from tinycompress.nn.gradcheck import numerical_gradient, rel_error
+from tinycompress.nn.losses import softmax_cross_entropy
+from tinycompress.nn.model import Sequential
+from tinycompress.nn.optim import SGD
+from tinycompress.quantization.sharing import SharedWeights, centroid_grad
+from tinycompress.quantization.trained import (
     bits_for,
     finetune,
     parse_bits,

@@ -7,7 +7,8 @@ import tracemalloc
 import numpy as np
 
 from tinycompress import zoo
-from tinycompress.layers import Conv2D, Dense
+from tinycompress.nn.conv import Conv2D
+from tinycompress.nn.dense import Dense
 
 CONV_NAMES = ["conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3",
               "conv4_1", "conv4_2", "conv4_3", "conv5_1", "conv5_2", "conv5_3"]

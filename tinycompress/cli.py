@@ -17,13 +17,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import container, exercises, prune, trained_quant, zoo
-from .checkpoint import load_model, save_model
-from .data import Normalization, load_arrays, load_split
+from . import exercises, zoo
+from .coding import accounting, tcz
 from .errors import CheckpointError, TinyCompressError
-from .kmeans import INITS
-from .model import Sequential, format_summary
-from .train import evaluate, train_with_recipe
+from .nn import train
+from .nn.checkpoint import load_model, save_model
+from .nn.data import Normalization, load_arrays, load_split
+from .nn.model import Sequential, format_summary
+from .nn.train import evaluate, train_with_recipe
+from .pruning import iterative, magnitude
+from .quantization import trained
+from .quantization.kmeans import INITS
 
 
 def resolve_model(arg: str) -> tuple[Sequential, dict[str, Any]]:
@@ -32,7 +36,7 @@ def resolve_model(arg: str) -> tuple[Sequential, dict[str, Any]]:
         return zoo.load_pretrained(arg)
     path = Path(arg)
     if path.is_file():
-        return container.load(path) if path.suffix == ".tcz" else load_model(path)
+        return tcz.load(path) if path.suffix == ".tcz" else load_model(path)
     if arg in zoo.BUILDERS:
         raise CheckpointError(
             f"{arg!r} is an architecture without shipped weights; train it with `tinycompress "
@@ -81,13 +85,13 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    recipe = zoo.RECIPES.get(args.model)
+    recipe = zoo.TRAINING_RECIPES.get(args.model)
     overrides = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "momentum",
                                                "weight_decay", "shift")
                  if getattr(args, k) is not None}
     if recipe is None:
         raise CheckpointError(
-            f"no training recipe for {args.model!r}; known: {sorted(zoo.RECIPES)}"
+            f"no training recipe for {args.model!r}; known: {sorted(zoo.TRAINING_RECIPES)}"
         )
     recipe = type(recipe)(**{**recipe.__dict__, **overrides})
     train = load_split("train", args.data)
@@ -128,48 +132,48 @@ def cmd_prune(args: argparse.Namespace) -> None:
     X, y = load_arrays("train", args.data, norm, args.limit)
     Xt, yt = load_arrays("test", args.data, norm)
     if args.recipe is not None:
-        if args.recipe not in prune.RECIPES:
+        if args.recipe not in iterative.PRUNE_RECIPES:
             raise CheckpointError(f"unknown pruning recipe {args.recipe!r}; "
-                                  f"known: {sorted(prune.RECIPES)}")
-        recipe = prune.RECIPES[args.recipe]
+                                  f"known: {sorted(iterative.PRUNE_RECIPES)}")
+        recipe = iterative.PRUNE_RECIPES[args.recipe]
     else:
         base_lr = meta.get("recipe", {}).get("lr", 0.1)
-        retrain = prune.Recipe(
+        retrain = train.Recipe(
             epochs=args.retrain_epochs, batch_size=args.batch_size,
             lr=args.lr if args.lr is not None else base_lr / 10, shift=args.shift)
         if args.per_layer is not None:
             targets = _parse_per_layer(args.per_layer)
         elif args.sparsity is not None:
-            targets = {lay.name: args.sparsity for lay in prune.prunable_layers(model)}
+            targets = {lay.name: args.sparsity for lay in magnitude.prunable_layers(model)}
         else:  # the sparsities q x std gives now, reached in --rounds geometric steps
             trial = copy.deepcopy(model)
-            prune.prune(trial, quality=args.quality)
-            targets = prune.current_sparsities(trial)
-        recipe = prune.PruneRecipe(targets=targets, rounds=args.rounds, retrain=retrain)
+            magnitude.prune(trial, quality=args.quality)
+            targets = magnitude.current_sparsities(trial)
+        recipe = iterative.PruneRecipe(targets=targets, rounds=args.rounds, retrain=retrain)
     start = time.perf_counter()
-    def report(r: prune.RoundResult) -> None:
+    def report(r: iterative.RoundResult) -> None:
         if not args.json:
             print(f"round {r.round}: {r.kept:.2%} kept, test error {r.error_pruned:.2%} after "
                   f"pruning, {r.error:.2%} after retraining", flush=True)
 
-    rounds = prune.run_recipe(model, recipe, X, y, X_val=Xt, y_val=yt, seed=args.seed,
+    rounds = iterative.run_recipe(model, recipe, X, y, X_val=Xt, y_val=yt, seed=args.seed,
                               max_error_increase=args.max_error_increase,
                               progress=not args.json, on_round=report)
     result = evaluate(model, Xt, yt)
     out_meta = {**meta, "source": args.model, "prune_recipe": recipe.to_json(),
                 "prune_rounds": [r.to_json() for r in rounds], "test": result,
-                "kept": prune.kept_fraction(model), "layer_table": prune.layer_table(model),
+                "kept": magnitude.kept_fraction(model), "layer_table": magnitude.layer_table(model),
                 "prune_seconds": round(time.perf_counter() - start, 1)}
     save_model(model, args.out, out_meta)
     _emit(args, {"model": args.model, "out": str(args.out), **out_meta},
           f"{args.model}: {out_meta['kept']:.2%} of the weights kept, test error "
           f"{result['error']:.2%}; saved {args.out}\n"
-          + prune.format_table(out_meta["layer_table"]))
+          + magnitude.format_table(out_meta["layer_table"]))
 
 
 def _bits_arg(text: str) -> dict[str, int]:
     try:
-        return trained_quant.parse_bits(text)
+        return trained.parse_bits(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
@@ -179,14 +183,14 @@ def cmd_quantize(args: argparse.Namespace) -> None:
     norm = normalization_of(meta, args.data)
     Xt, yt = load_arrays("test", args.data, norm)
     before = evaluate(model, Xt, yt)
-    report = trained_quant.quantize_model(model, args.bits, init=args.init, rng=args.seed)
+    report = trained.quantize_model(model, args.bits, init=args.init, rng=args.seed)
     history = []
     if args.finetune_epochs:
         X, y = load_arrays("train", args.data, norm, args.limit)
-        history = trained_quant.finetune(model, X, y, epochs=args.finetune_epochs, lr=args.lr,
+        history = trained.finetune(model, X, y, epochs=args.finetune_epochs, lr=args.lr,
                                          seed=args.seed, progress=not args.json)
     result = evaluate(model, Xt, yt)
-    quant = {"bits": trained_quant.parse_bits(args.bits), "init": args.init, "seed": args.seed,
+    quant = {"bits": trained.parse_bits(args.bits), "init": args.init, "seed": args.seed,
              "finetune_epochs": args.finetune_epochs, "lr": args.lr,
              "finetune_loss": [h.loss for h in history],
              "layers": [r.to_json() for r in report]}
@@ -213,22 +217,22 @@ def _index_bits_arg(text: str) -> int | None:
 def cmd_encode(args: argparse.Namespace) -> None:
     model, meta = resolve_model(args.model)
     keep = {k: meta[k] for k in ("normalization",) if k in meta}
-    container.save(model, args.out, index_bits=args.index_bits, meta={**keep, "source": args.model})
-    report = container.inspect(args.out)
+    tcz.save(model, args.out, index_bits=args.index_bits, meta={**keep, "source": args.model})
+    report = accounting.inspect(args.out)
     _emit(args, {"model": args.model, "out": str(args.out), **report},
-          container.format_inspect(report) + f"\nwrote {args.out}")
+          accounting.format_inspect(report) + f"\nwrote {args.out}")
 
 
 def cmd_decode(args: argparse.Namespace) -> None:
-    model, meta = container.load(args.file)
+    model, meta = tcz.load(args.file)
     save_model(model, args.out, meta)
     _emit(args, {"file": str(args.file), "out": str(args.out)},
           f"decoded {args.file} ({model.num_params():,} parameters); saved {args.out}")
 
 
 def cmd_inspect(args: argparse.Namespace) -> None:
-    report = container.inspect(args.file)
-    _emit(args, report, container.format_inspect(report))
+    report = accounting.inspect(args.file)
+    _emit(args, report, accounting.format_inspect(report))
 
 
 def cmd_exercises(args: argparse.Namespace) -> None:
@@ -325,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     how.add_argument("--sparsity", type=float, help="fraction removed from every layer")
     how.add_argument("--quality", type=float, help="threshold = QUALITY x std per layer")
     how.add_argument("--per-layer", metavar="L=S,...", help="per-layer sparsity, e.g. fc1=0.92")
-    how.add_argument("--recipe", help=f"a named recipe: {', '.join(sorted(prune.RECIPES))}")
+    how.add_argument("--recipe", help=f"a named recipe: {', '.join(sorted(iterative.PRUNE_RECIPES))}")
     p.add_argument("--rounds", type=int, default=1, help="prune/retrain rounds (geometric)")
     p.add_argument("--retrain-epochs", type=int, default=2, help="retraining epochs per round")
     p.add_argument("--lr", type=float, help="retraining learning rate (default: original / 10)")
@@ -344,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init", choices=INITS, default="linear", help="centroid initialisation")
     p.add_argument("--finetune-epochs", type=int, default=0,
                    help="epochs of centroid fine-tuning (default 0: cluster only)")
-    p.add_argument("--lr", type=float, default=trained_quant.FINETUNE_LR,
+    p.add_argument("--lr", type=float, default=trained.FINETUNE_LR,
                    help="centroid learning rate (the centroid gradient is a sum: keep it small)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, default=None, help="fine-tune on the first N images only")

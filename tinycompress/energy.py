@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .model import Sequential
+from .nn.model import Sequential
 
 PJ_45NM = {"fadd32": 0.9, "fmul32": 3.7, "sram_read32": 5.0, "dram_read32": 640.0}
 """Energy per operation in picojoules (Horowitz 2014, 45 nm, as used by Han et al.)."""

@@ -30,14 +30,17 @@ from typing import Any
 
 import numpy as np
 
-from . import container, prune, sparse, trained_quant
-from .checkpoint import atomic_write, load_model, save_model
+from . import timing
 from .cli import normalization_of, resolve_model
-from .data import load_arrays
+from .coding import accounting, tcz
 from .energy import inference_energy
 from .errors import ConfigError
-from .model import Sequential
-from .train import Recipe, evaluate
+from .nn.checkpoint import atomic_write, load_model, save_model
+from .nn.data import load_arrays
+from .nn.model import Sequential
+from .nn.train import Recipe, evaluate
+from .pruning import iterative, magnitude, sparse
+from .quantization import trained
 
 STAGES = ("prune", "quantize", "encode")
 STAGE_SETTINGS = {
@@ -52,10 +55,10 @@ bits reruns quantisation on the saved pruned model instead of pruning again."""
 class Settings:
     """Everything that decides the compressed model. JSON-able; ``--config FILE`` overrides."""
 
-    prune_recipes: list[str] = field(default_factory=list)  # names in prune.RECIPES, in order
+    prune_recipes: list[str] = field(default_factory=list)  # names in iterative.PRUNE_RECIPES, in order
     target_kept: float = 0.06  # for models without recipes: overall fraction of weights kept
     sensitivity_rounds: int = 3
-    bits: str = "conv=8,fc=5"  # per layer kind or name, see trained_quant.parse_bits
+    bits: str = "conv=8,fc=5"  # per layer kind or name, see trained.parse_bits
     init: str = "linear"
     finetune_epochs: int = 1
     finetune_lr: float = 1e-4
@@ -66,7 +69,7 @@ class Settings:
     @classmethod
     def for_model(cls, name: str, **overrides: Any) -> Settings:
         """The default recipe of a zoo model (or the generic one), then ``overrides``."""
-        base = DEFAULTS.get(name, cls())
+        base = COMPRESSION_SETTINGS.get(name, cls())
         return replace(base, **overrides)
 
     def merged(self, path: str | Path) -> Settings:
@@ -84,7 +87,7 @@ class Settings:
         return replace(self, **doc)
 
 
-DEFAULTS: dict[str, Settings] = {
+COMPRESSION_SETTINGS: dict[str, Settings] = {
     # 4.96% of the weights kept; 3-bit fc1 and 4-bit fc2/fc3 (the paper: 8%, 6 bits).
     "lenet-300-100": Settings(prune_recipes=["lenet-300-100", "lenet-300-100-dc"],
                               bits="fc1=3,fc=4"),
@@ -116,7 +119,7 @@ def sensitivity_targets(curves: dict[str, list[float]], sparsities: list[float],
     drops = sorted({max(baseline - a, 0.0) for accs in curves.values() for a in accs})
     chosen: dict[str, float] = {}
     for d in drops:
-        chosen = prune.choose_sparsities(curves, sparsities, baseline, d)
+        chosen = iterative.choose_sparsities(curves, sparsities, baseline, d)
         kept = sum(weights[n] * (1 - s) for n, s in chosen.items()) / total
         if kept <= target_kept:
             break
@@ -124,15 +127,15 @@ def sensitivity_targets(curves: dict[str, list[float]], sparsities: list[float],
 
 
 def derived_recipe(model: Sequential, X: np.ndarray, y: np.ndarray, settings: Settings,
-                   lr: float) -> prune.PruneRecipe:
+                   lr: float) -> iterative.PruneRecipe:
     """A pruning recipe for an arbitrary model: targets from its sensitivity on (X, y)."""
     sweep = [0.0, 0.5, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98]
     base = evaluate(model, X, y)["accuracy"]
-    curves = prune.sensitivity(model, X, y, sweep)
-    weights = {lay.name: lay.params["W"].size for lay in prune.prunable_layers(model)}
+    curves = iterative.sensitivity(model, X, y, sweep)
+    weights = {lay.name: lay.params["W"].size for lay in magnitude.prunable_layers(model)}
     targets = sensitivity_targets(curves, sweep, base, weights, settings.target_kept)
     epochs = 1 if settings.quick else 2
-    return prune.PruneRecipe(targets=targets, rounds=settings.sensitivity_rounds,
+    return iterative.PruneRecipe(targets=targets, rounds=settings.sensitivity_rounds,
                              retrain=Recipe(epochs=epochs, batch_size=64, lr=lr / 10))
 
 
@@ -152,7 +155,7 @@ class Data:
 def stage_prune(model: Sequential, meta: dict[str, Any], data: Data, settings: Settings,
                 progress: bool) -> dict[str, Any]:
     """Iterative magnitude pruning with retraining (masks keep pruned weights at zero)."""
-    recipes = [prune.RECIPES[name] for name in settings.prune_recipes]
+    recipes = [iterative.PRUNE_RECIPES[name] for name in settings.prune_recipes]
     if not recipes:
         lr = float(meta.get("recipe", {}).get("lr", 0.01))
         sub = np.random.default_rng(settings.seed).permutation(len(data.X))[:5000]
@@ -162,22 +165,22 @@ def stage_prune(model: Sequential, meta: dict[str, Any], data: Data, settings: S
         if settings.quick:  # same stages, a token amount of work
             recipe = replace(recipe, rounds=1, final_epochs=None,
                              retrain=replace(recipe.retrain, epochs=1))
-        results = prune.run_recipe(model, recipe, data.X, data.y, seed=settings.seed,
+        results = iterative.run_recipe(model, recipe, data.X, data.y, seed=settings.seed,
                                    progress=progress)
         rounds += [r.to_json() for r in results]
-    prune.remove_masks(model)
+    magnitude.remove_masks(model)
     return {"recipes": [asdict(r) for r in recipes], "rounds": rounds,
-            "kept": prune.kept_fraction(model)}
+            "kept": magnitude.kept_fraction(model)}
 
 
 def stage_quantize(model: Sequential, data: Data, settings: Settings,
                    progress: bool) -> dict[str, Any]:
     """k-means weight sharing of the kept weights, then fine-tuning of the centroids."""
-    report = trained_quant.quantize_model(model, settings.bits, init=settings.init,
+    report = trained.quantize_model(model, settings.bits, init=settings.init,
                                           rng=settings.seed)
     before = evaluate(model, data.X_test, data.y_test)["error"]
     if settings.finetune_epochs > 0:
-        trained_quant.finetune(model, data.X, data.y, epochs=settings.finetune_epochs,
+        trained.finetune(model, data.X, data.y, epochs=settings.finetune_epochs,
                                lr=settings.finetune_lr, seed=settings.seed, progress=progress)
     for layer in model.layers:
         layer.constraints.clear()
@@ -195,8 +198,8 @@ def inference_times(model: Sequential, X: np.ndarray) -> dict[str, float]:
     out = {}
     for b in (1, 64):
         xb = X[:b]
-        out[f"dense_b{b}"] = sparse.best_time(lambda xb=xb: model.forward(xb))
-        out[f"sparse_b{b}"] = sparse.best_time(lambda xb=xb: sparse.sparse_forward(model, xb, csr))
+        out[f"dense_b{b}"] = timing.best_time(lambda xb=xb: model.forward(xb))
+        out[f"sparse_b{b}"] = timing.best_time(lambda xb=xb: sparse.sparse_forward(model, xb, csr))
     return out
 
 
@@ -286,7 +289,7 @@ def run(model_arg: str, out: str | Path, settings: Settings, data_dir: str | Non
             info = stage_quantize(model, data, settings, progress)
         info["error"] = evaluate(model, data.X_test, data.y_test)["error"]
         info["seconds"] = round(time.perf_counter() - t0, 1)
-        info["file_bytes"] = len(container.to_bytes(model, settings.index_bits))
+        info["file_bytes"] = len(tcz.to_bytes(model, settings.index_bits))
         info["settings"] = {k: getattr(settings, k) for k in keys}
         save_model(model, path, {**meta, "pipeline_stage": stage})
         state["stages"][stage] = info
@@ -294,16 +297,16 @@ def run(model_arg: str, out: str | Path, settings: Settings, data_dir: str | Non
         log(f"[{stage}] test error {info['error']:.2%} ({info['seconds']} s)")
 
     t0 = time.perf_counter()
-    container.save(model, run_.out, index_bits=settings.index_bits, meta={
+    tcz.save(model, run_.out, index_bits=settings.index_bits, meta={
         "normalization": meta.get("normalization"), "source": model_arg,
         "pipeline": asdict(settings)})
     state["stages"]["encode"] = {"seconds": round(time.perf_counter() - t0, 1)}
     run_.save_state(state)
 
-    decoded, _ = container.load(run_.out)  # evaluate the file, never the in-memory model
+    decoded, _ = tcz.load(run_.out)  # evaluate the file, never the in-memory model
     final = evaluate(decoded, data.X_test, data.y_test)
     file_bytes = run_.out.stat().st_size
-    inspected = container.inspect(run_.out)
+    inspected = accounting.inspect(run_.out)
     pq_bytes = inspected["header_and_manifest_bytes"] + sum(
         row["other_bytes"] + row.get("rate_pq", 0.0) * 4 * row.get("weights", 0)
         for row in inspected["layers"])

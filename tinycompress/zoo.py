@@ -21,76 +21,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from .checkpoint import load_model
-from .data import data_dir
 from .errors import CheckpointError
-from .layers import SHAPE_ONLY, Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D, ReLU, ShapeOnly
-from .mobilenet import mobilenet_mnist, mobilenet_v1
-from .model import Sequential
-from .train import Recipe
-
-Shape = tuple[int, int, int]
-
-
-def lenet_300_100(num_classes: int = 10, input_shape: Shape = (1, 28, 28),
-                  seed: int = 0) -> Sequential:
-    """Two hidden fully-connected layers of 300 and 100 ReLU units."""
-    rng = np.random.default_rng(seed)
-    d = int(np.prod(input_shape))
-    layers = [Flatten(name="flatten"),
-              Dense(d, 300, name="fc1", rng=rng), ReLU(name="relu1"),
-              Dense(300, 100, name="fc2", rng=rng), ReLU(name="relu2"),
-              Dense(100, num_classes, name="fc3", rng=rng)]
-    return Sequential(layers, input_shape, "lenet-300-100")
-
-
-def lenet5(num_classes: int = 10, input_shape: Shape = (1, 28, 28), seed: int = 0) -> Sequential:
-    """Caffe's LeNet-5: two 5x5 convolutions with max-pooling, then fc 500 (ReLU) and fc 10."""
-    rng = np.random.default_rng(seed)
-    features = [Conv2D(input_shape[0], 20, 5, name="conv1", rng=rng), MaxPool2D(2, name="pool1"),
-                Conv2D(20, 50, 5, name="conv2", rng=rng), MaxPool2D(2, name="pool2"),
-                Flatten(name="flatten")]
-    (flat,) = Sequential(features, input_shape).shapes()[-1]
-    layers = [*features,
-              Dense(flat, 500, name="fc1", rng=rng), ReLU(name="relu"),
-              Dense(500, num_classes, name="fc2", rng=rng)]
-    return Sequential(layers, input_shape, "lenet5")
-
-
-VGG16_BLOCKS: tuple[tuple[int, int], ...] = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
-"""VGG-16's five blocks: (channels, number of 3x3 convolutions), each followed by max-pool 2."""
-
-
-def vgg16(num_classes: int = 1000, input_shape: Shape = (3, 224, 224), seed: int = 0,
-          shape_only: bool = False) -> Sequential:
-    """VGG-16: 13 convolutions 3x3 (padding 1, ReLU) in five blocks with max-pooling, then
-    fc6 4096, fc7 4096 (ReLU, dropout 0.5) and fc8 ``num_classes``.
-
-    Layer names follow Caffe (``conv1_1 .. conv5_3, fc6, fc7, fc8``), as in Deep Compression's
-    Table 5. ``shape_only=True`` builds weightless placeholders (:class:`ShapeOnly`): the
-    138 M weights (553 MB as float32) are then counted without being allocated.
-    """
-    rng: np.random.Generator | ShapeOnly = (
-        SHAPE_ONLY if shape_only else np.random.default_rng(seed)
-    )
-    layers: list[Layer] = []
-    channels = input_shape[0]
-    for block, (width, convs) in enumerate(VGG16_BLOCKS, start=1):
-        for k in range(1, convs + 1):
-            layers += [Conv2D(channels, width, 3, 1, 1, name=f"conv{block}_{k}", rng=rng),
-                       ReLU(name=f"relu{block}_{k}")]
-            channels = width
-        layers.append(MaxPool2D(2, name=f"pool{block}"))
-    layers.append(Flatten(name="flatten"))
-    (flat,) = Sequential(layers, input_shape).shapes()[-1]
-    for name, d_in, d_out in (("6", flat, 4096), ("7", 4096, 4096)):
-        layers += [Dense(d_in, d_out, name=f"fc{name}", rng=rng), ReLU(name=f"relu{name}"),
-                   Dropout(0.5, seed=seed, name=f"drop{name}")]
-    layers.append(Dense(4096, num_classes, name="fc8", rng=rng))
-    return Sequential(layers, input_shape, "vgg16")
-
+from .models.lenet import lenet5, lenet_300_100
+from .models.mobilenet import mobilenet_mnist, mobilenet_v1
+from .models.vgg import vgg16
+from .nn.checkpoint import load_model
+from .nn.data import data_dir
+from .nn.model import Sequential
+from .nn.train import Recipe
 
 BUILDERS: dict[str, Callable[..., Sequential]] = {
     "lenet-300-100": lenet_300_100,
@@ -100,10 +38,12 @@ BUILDERS: dict[str, Callable[..., Sequential]] = {
     "vgg16": vgg16,
 }
 
+
 COUNTABLE: frozenset[str] = frozenset({"mobilenet-v1", "mobilenet-mnist", "vgg16"})
 """Builders that accept ``shape_only=True`` (weightless placeholders, for counting only)."""
 
-RECIPES: dict[str, Recipe] = {
+
+TRAINING_RECIPES: dict[str, Recipe] = {
     # SGD momentum 0.9, weight decay 5e-4, cosine decay to 0, inputs standardised.
     "lenet-300-100": Recipe(epochs=30, batch_size=128, lr=0.1),
     # Caffe's LeNet-5 has no ReLU after its convolutions: lr 0.05 diverges, 0.01 is safe.
@@ -111,6 +51,7 @@ RECIPES: dict[str, Recipe] = {
     "lenet5": Recipe(epochs=20, batch_size=64, lr=0.01, shift=2),
 }
 """How each shipped checkpoint was trained (``tinycompress train NAME`` uses these defaults)."""
+
 
 PRETRAINED: dict[str, str] = {
     "lenet-300-100": "checkpoints/lenet-300-100.npz",

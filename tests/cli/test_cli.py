@@ -1,0 +1,71 @@
+"""The command line: JSON output, zoo names and paths, one-line errors with exit status 2."""
+
+import json
+import subprocess
+import sys
+
+from tinycompress import zoo
+from tinycompress.cli import main
+from tinycompress.nn.checkpoint import save_model
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_summary_json(capsys):
+    code, out, _ = run(capsys, "summary", "lenet5", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["params"] == 431_080 and doc["bytes"] == 4 * 431_080
+    assert doc["multadds"] == 2_293_000
+    assert [row["name"] for row in doc["layers"]][:2] == ["conv1", "pool1"]
+
+
+def test_summary_table_on_checkpoint(capsys, tmp_path):
+    path = save_model(zoo.build("lenet-300-100"), tmp_path / "m.npz")
+    code, out, _ = run(capsys, "summary", str(path))
+    assert code == 0 and "266,610" in out and "fc1" in out
+
+
+def test_evaluate_json_on_zoo_name(capsys):
+    code, out, _ = run(capsys, "evaluate", "lenet-300-100", "--limit", "500", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["n"] == 500 and doc["accuracy"] > 0.95
+    assert doc["error"] == 1 - doc["accuracy"]
+
+
+def test_train_on_other_dataset(capsys, tmp_path):
+    from tests.test_data import make_dataset
+
+    folder = make_dataset(tmp_path / "d", n_train=40, n_test=10, size=(28, 28), classes=4)
+    out_path = tmp_path / "m.npz"
+    code, out, _ = run(capsys, "train", "lenet-300-100", "--data", str(folder), "--epochs", "1",
+                       "--out", str(out_path), "--json")
+    doc = json.loads(out)
+    assert code == 0 and out_path.is_file() and doc["test"]["n"] == 10
+    code, out, _ = run(capsys, "summary", str(out_path), "--json")
+    assert json.loads(out)["layers"][-1]["output_shape"] == [4]
+
+
+def test_bad_file_is_one_line_exit_2(tmp_path):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"garbage")
+    proc = subprocess.run([sys.executable, "-m", "tinycompress.cli", "evaluate", str(bad)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert "corrupt" in proc.stderr
+
+
+def test_unknown_model(capsys):
+    code, _, err = run(capsys, "evaluate", "no-such-model")
+    assert code == 2 and "zoo name" in err
+
+
+def test_untrained_architecture_is_not_evaluated(capsys):
+    code, _, err = run(capsys, "evaluate", "vgg16")
+    assert code == 2 and "without shipped weights" in err
+    code, out, _ = run(capsys, "summary", "vgg16", "--json")
+    assert code == 0 and json.loads(out)["params"] == 138_357_544

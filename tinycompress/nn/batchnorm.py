@@ -1,0 +1,119 @@
+"""Layers of the NumPy engine: forward, hand-derived backward, and shape-only counting.
+
+Every layer keeps the maths in small pure functions, CS231n style::
+
+    out, cache = conv2d_forward(x, W, b, stride, padding)
+    dx, dW, db = conv2d_backward(dout, cache)
+
+and a thin object around them that holds ``params``, ``grads``, ``buffers`` (non-trainable state
+such as BatchNorm's running statistics) and ``constraints`` (compression state, see
+:class:`Constraint`). Shapes are NCHW; arrays are float32 unless a test asks for float64. A
+convolution's output is an NCHW *view* of batch-last (C, H, W, N) memory, which elementwise
+layers and pooling keep (NumPy allocates results in their inputs' memory order): see
+:func:`im2col` for why.
+
+Counting convention (used by every counter and every chapter, the MobileNet paper's): a
+*MultAdd* is one multiply-accumulate of a convolution or fully-connected weight. Bias additions,
+BatchNorm, activations and pooling are not counted. Counting needs shapes only, never data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .base import Layer, check_input
+
+
+def batchnorm_forward(
+    x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, mean: np.ndarray, var: np.ndarray,
+    eps: float,
+) -> tuple[np.ndarray, Any]:
+    r"""Normalise each channel with the given statistics, then scale and shift.
+
+    .. math:: \hat x = (x - \mu)/\sqrt{\sigma^2 + \epsilon},\qquad y = \gamma \hat x + \beta
+
+    Shapes: x (N, C, H, W); gamma, beta, mean, var (C,).
+    """
+    c = (slice(None), None, None)  # broadcast (C,) over (C, H, W)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    xhat = (x - mean[c]) * inv_std[c]
+    return gamma[c] * xhat + beta[c], (xhat, gamma, inv_std)
+
+
+def batchnorm_backward(
+    dout: np.ndarray, cache: Any, batch_stats: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Backward of :func:`batchnorm_forward`.
+
+    :math:`\partial L/\partial\gamma = \sum g\,\hat x` and :math:`\partial L/\partial\beta = \sum g`
+    (sums over N, H, W). With fixed (running) statistics, :math:`\partial L/\partial x =
+    g\,\gamma/\sigma`. With batch statistics, :math:`\mu` and :math:`\sigma` depend on x too;
+    differentiating through them (m = N*H*W values per channel, :math:`\hat g = g\gamma`) gives
+
+    .. math::
+        \frac{\partial L}{\partial x} = \frac{1}{m\sigma}\Big(m\,\hat g - \sum \hat g
+        - \hat x \sum \hat g\, \hat x\Big).
+    """
+    xhat, gamma, inv_std = cache
+    axes = (0, 2, 3)
+    c = (slice(None), None, None)
+    dgamma = (dout * xhat).sum(axis=axes)
+    dbeta = dout.sum(axis=axes)
+    dxhat = dout * gamma[c]
+    if not batch_stats:
+        return dxhat * inv_std[c], dgamma, dbeta
+    # BEGIN SOLUTION batchnorm-backward
+    m = dout.size // dout.shape[1]
+    dx = (inv_std[c] / m) * (
+        m * dxhat - dxhat.sum(axis=axes)[c] - xhat * (dxhat * xhat).sum(axis=axes)[c]
+    )
+    # END SOLUTION
+    return dx, dgamma, dbeta
+
+
+class BatchNorm2D(Layer):
+    """Batch normalisation over (N, H, W) per channel, with running statistics for evaluation.
+
+    Training uses the batch's mean and (biased) variance and updates the running estimates with
+    ``running = (1 - momentum) * running + momentum * batch`` (unbiased variance, as PyTorch).
+    """
+
+    prefix = "bn"
+
+    def __init__(self, num_features: int, momentum: float = 0.1, eps: float = 1e-5,
+                 name: str | None = None, dtype: Any = np.float32) -> None:
+        super().__init__(name)
+        self.num_features, self.momentum, self.eps = int(num_features), float(momentum), float(eps)
+        C = self.num_features
+        self.params["gamma"] = np.ones(C, dtype=dtype)
+        self.params["beta"] = np.zeros(C, dtype=dtype)
+        self.buffers["running_mean"] = np.zeros(C, dtype=dtype)
+        self.buffers["running_var"] = np.ones(C, dtype=dtype)
+
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        check_input(self, x, 4, self.num_features)
+        if train:
+            mean, var = x.mean(axis=(0, 2, 3)), x.var(axis=(0, 2, 3))
+            m = x.size // x.shape[1]
+            mom = self.momentum
+            rm, rv = self.buffers["running_mean"], self.buffers["running_var"]
+            rm[...] = (1 - mom) * rm + mom * mean
+            rv[...] = (1 - mom) * rv + mom * var * (m / max(m - 1, 1))
+        else:
+            mean, var = self.buffers["running_mean"], self.buffers["running_var"]
+        out, cache = batchnorm_forward(
+            x, self.params["gamma"], self.params["beta"], mean, var, self.eps
+        )
+        self._cache = (cache, train)
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray | None:
+        cache, train = self._check_cached()
+        dx, self.grads["gamma"], self.grads["beta"] = batchnorm_backward(dout, cache, train)
+        return dx
+
+    def config(self) -> dict[str, Any]:
+        return {"num_features": self.num_features, "momentum": self.momentum, "eps": self.eps,
+                "name": self.name}

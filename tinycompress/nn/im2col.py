@@ -1,0 +1,137 @@
+"""Layers of the NumPy engine: forward, hand-derived backward, and shape-only counting.
+
+Every layer keeps the maths in small pure functions, CS231n style::
+
+    out, cache = conv2d_forward(x, W, b, stride, padding)
+    dx, dW, db = conv2d_backward(dout, cache)
+
+and a thin object around them that holds ``params``, ``grads``, ``buffers`` (non-trainable state
+such as BatchNorm's running statistics) and ``constraints`` (compression state, see
+:class:`Constraint`). Shapes are NCHW; arrays are float32 unless a test asks for float64. A
+convolution's output is an NCHW *view* of batch-last (C, H, W, N) memory, which elementwise
+layers and pooling keep (NumPy allocates results in their inputs' memory order): see
+:func:`im2col` for why.
+
+Counting convention (used by every counter and every chapter, the MobileNet paper's): a
+*MultAdd* is one multiply-accumulate of a convolution or fully-connected weight. Bias additions,
+BatchNorm, activations and pooling are not counted. Counting needs shapes only, never data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ..errors import ShapeError
+from .base import Shape
+
+
+def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
+    r"""Spatial output size of a convolution or pooling window.
+
+    .. math:: O = \lfloor (I + 2P - K) / S \rfloor + 1
+    """
+    out = (size + 2 * padding - kernel) // stride + 1
+    if out < 1:
+        raise ShapeError(
+            f"a {kernel}x{kernel} window with stride {stride} and padding {padding} does not fit "
+            f"an input of size {size}; use a larger input or a smaller kernel"
+        )
+    return out
+
+
+def pad_hw(x: np.ndarray, padding: int) -> np.ndarray:
+    if padding == 0:
+        return x
+    return np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+
+
+def windows(x: np.ndarray, kernel: int, stride: int, padding: int = 0) -> np.ndarray:
+    """All K x K windows of a padded NCHW tensor, as a strided *view* (no copy).
+
+    Returns shape (N, C, Ho, Wo, K, K): ``windows(x)[n, c, i, j]`` is the window whose top-left
+    corner sits at row ``i*stride``, column ``j*stride`` of the padded input.
+    """
+    return sliding_window_view(pad_hw(x, padding), (kernel, kernel), axis=(2, 3))[
+        :, :, ::stride, ::stride
+    ]
+
+
+def scatter_windows(
+    dwin: np.ndarray, x_shape: Shape, stride: int, padding: int = 0
+) -> np.ndarray:
+    """Adjoint of :func:`windows`: add every window's gradient back where it was read from.
+
+    ``dwin`` has shape (N, C, Ho, Wo, K, K). An input pixel that appears in several windows
+    (overlap) receives the sum of their gradients. One strided add per kernel offset (K*K
+    vectorised adds) instead of a loop over output positions. The result has the memory order
+    of ``dwin[..., 0, 0]``, so the adds run along the same axes in both arrays.
+    """
+    N, C, H, W = x_shape
+    _, _, Ho, Wo, K, _ = dwin.shape
+    dxp = np.zeros_like(dwin[..., 0, 0], shape=(N, C, H + 2 * padding, W + 2 * padding))
+    for i in range(K):
+        for j in range(K):
+            dxp[:, :, i : i + stride * Ho : stride, j : j + stride * Wo : stride] += dwin[
+                :, :, :, :, i, j
+            ]
+    return dxp[:, :, padding : padding + H, padding : padding + W]
+
+
+def batch_last(x: np.ndarray, padding: int = 0) -> np.ndarray:
+    """Zero-padded copy of (N, C, H, W) in batch-last layout: (C, H+2P, W+2P, N), contiguous.
+
+    The convolution's own output is an (N, C, H, W) view of batch-last memory, so between
+    convolutions (and the pooling in between, which keeps its input's memory order) this copy
+    reads contiguous memory.
+    """
+    N, C, H, W = x.shape
+    xt = np.zeros((C, H + 2 * padding, W + 2 * padding, N), dtype=x.dtype)
+    xt[:, padding : padding + H, padding : padding + W] = x.transpose(1, 2, 3, 0)
+    return xt
+
+
+def im2col(x: np.ndarray, kernel: int, stride: int, padding: int) -> np.ndarray:
+    r"""Unfold (N, C, H, W) into the patch matrix of shape (C*K*K, N*Ho*Wo), one *column* per patch.
+
+    .. math:: \mathrm{cols}[(c, p, q),\, (i, j, n)] = x^{pad}_{n,\,c,\,iS+p,\,jS+q}
+
+    Rows are ordered (c, p, q) like the last three axes of W (F, C, K, K), so the convolution
+    is ``W.reshape(F, -1) @ cols``, a short-and-wide product that runs near peak speed: the long
+    N*Ho*Wo axis is last, where BLAS wants it.
+
+    Columns are ordered (i, j, n): the *batch index varies fastest*. Any fixed order gives the
+    same product; this one is chosen for NumPy's sake. The input is first copied to batch-last
+    (C, H, W, N) memory, and then row (c, p, q) of ``cols`` is the input shifted by (p, q): K*K
+    strided copies whose innermost contiguous runs are Wo*N numbers long (with the batch first,
+    they would be only Wo long, and NumPy's per-run overhead would dominate).
+    """
+    xt = batch_last(x, padding)  # (C, H+2P, W+2P, N)
+    C, N = xt.shape[0], xt.shape[3]
+    Ho = conv_output_size(x.shape[2], kernel, stride, padding)
+    Wo = conv_output_size(x.shape[3], kernel, stride, padding)
+    cols = np.empty((C, kernel, kernel, Ho, Wo, N), dtype=x.dtype)
+    for p in range(kernel):
+        for q in range(kernel):
+            cols[:, p, q] = xt[:, p : p + stride * Ho : stride, q : q + stride * Wo : stride]
+    return cols.reshape(C * kernel * kernel, Ho * Wo * N)
+
+
+def col2im(
+    dcols: np.ndarray, x_shape: Shape, kernel: int, stride: int, padding: int
+) -> np.ndarray:
+    """Adjoint of :func:`im2col`: fold (C*K*K, N*Ho*Wo) patch gradients back onto (N, C, H, W).
+
+    Every copy of :func:`im2col` becomes an add (a pixel copied into several patches receives
+    the sum of their gradients), in the same batch-last memory. The result is an (N, C, H, W)
+    view of that (C, H, W, N) memory.
+    """
+    N, C, H, W = x_shape
+    Ho = conv_output_size(H, kernel, stride, padding)
+    Wo = conv_output_size(W, kernel, stride, padding)
+    dcols = dcols.reshape(C, kernel, kernel, Ho, Wo, N)
+    dxt = np.zeros((C, H + 2 * padding, W + 2 * padding, N), dtype=dcols.dtype)
+    for p in range(kernel):
+        for q in range(kernel):
+            dxt[:, p : p + stride * Ho : stride, q : q + stride * Wo : stride] += dcols[:, p, q]
+    return dxt[:, padding : padding + H, padding : padding + W].transpose(3, 0, 1, 2)

@@ -1,0 +1,185 @@
+"""A Sequential model: a list of layers, forward and backward through them, and counting.
+
+Counting is shape inference: each layer maps one example's input shape to its output shape
+and reports its parameters and MultAdds from shapes alone, so summarising a 224x224 ImageNet
+model costs no memory for activations. See :mod:`tinycompress.layers` for the MultAdd convention.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import ShapeError
+from .base import Layer, Shape
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One line of a model summary."""
+
+    name: str
+    type: str
+    output_shape: Shape
+    params: int
+    nonzero_params: int
+    weights: int  # entries of the multiplying weight tensor "W" (conv, dense); 0 elsewhere
+    multadds: int
+    bytes: int  # float32 storage of the layer's parameters
+    distinct_weights: int  # distinct nonzero values of "W" (2**b at most after weight sharing)
+
+    def to_json(self) -> dict[str, Any]:
+        row = asdict(self)
+        row["output_shape"] = list(self.output_shape)
+        return row
+
+
+class Sequential:
+    """Layers applied one after the other.
+
+    Parameters
+    ----------
+    layers : the layers, in order. Unnamed layers get ``<prefix><k>`` names (conv1, fc2, ...).
+    input_shape : shape of one example, without the batch dimension, e.g. (1, 28, 28).
+    name : the model's name (a zoo name for shipped models).
+    """
+
+    def __init__(self, layers: Sequence[Layer], input_shape: Shape, name: str = "model") -> None:
+        self.layers: list[Layer] = list(layers)
+        self.input_shape: Shape = tuple(int(d) for d in input_shape)
+        self.name = name
+        counts: dict[str, int] = {}
+        for layer in self.layers:
+            if layer.name is None:
+                counts[layer.prefix] = counts.get(layer.prefix, 0) + 1
+                layer.name = f"{layer.prefix}{counts[layer.prefix]}"
+        names = [layer.name for layer in self.layers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"layer names must be unique, got {names}")
+        # Backpropagation can stop at the first layer with parameters: nothing before it learns,
+        # and nobody uses that layer's input gradient (LeNet-300-100: Flatten, then fc1).
+        self.first_trainable = next(
+            (i for i, layer in enumerate(self.layers) if layer.params), len(self.layers))
+        for i, layer in enumerate(self.layers):
+            layer.needs_input_grad = i > self.first_trainable
+        self.shapes()  # fail now, not at the first batch, if the layers do not fit together
+
+    # --- running -----------------------------------------------------------------------------
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        """Run a batch (N, *input_shape) through every layer; ``train`` caches for backward."""
+        if x.ndim != len(self.input_shape) + 1 or tuple(x.shape[1:]) != self.input_shape:
+            dims = ", ".join(map(str, self.input_shape))
+            raise ShapeError(f"{self.name} expects a batch of shape (N, {dims}), got {x.shape}")
+        for layer in self.layers:
+            x = layer.forward(x, train=train)
+        return x
+
+    __call__ = forward
+
+    def backward(self, dout: np.ndarray) -> None:
+        """Backpropagate ``dL/dlogits`` and fill every layer's ``grads``."""
+        for layer in reversed(self.layers[self.first_trainable :]):
+            dout = layer.backward(dout)
+
+    def predict(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """Class predictions (N,) in evaluation mode, batch by batch."""
+        preds = [self.forward(x[i : i + batch_size]).argmax(axis=1)
+                 for i in range(0, len(x), batch_size)]
+        return np.concatenate(preds) if preds else np.zeros(0, dtype=np.int64)
+
+    # --- access ------------------------------------------------------------------------------
+    def layer(self, name: str) -> Layer:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        names = [lay.name for lay in self.layers]
+        raise KeyError(f"{self.name} has no layer {name!r}; layers: {names}")
+
+    def parameters(self) -> Iterator[tuple[Layer, str, np.ndarray]]:
+        """Every (layer, parameter name, array), in layer order."""
+        for layer in self.layers:
+            for key, value in layer.params.items():
+                yield layer, key, value
+
+    def astype(self, dtype: Any) -> Sequential:
+        """Cast every parameter and buffer in place (float64 for gradient checks); returns self."""
+        for layer in self.layers:
+            for store in (layer.params, layer.buffers):
+                for key in store:
+                    store[key] = store[key].astype(dtype)
+        return self
+
+    # --- counting ----------------------------------------------------------------------------
+    def shapes(self) -> list[Shape]:
+        """Input shape of every layer followed by the final output shape (len = layers + 1)."""
+        shapes = [self.input_shape]
+        for layer in self.layers:
+            shapes.append(tuple(layer.output_shape(shapes[-1])))
+        return shapes
+
+    def rows(self) -> list[LayerRow]:
+        """Per-layer counts by shape inference alone."""
+        shapes = self.shapes()
+        rows = []
+        for layer, in_shape, out_shape in zip(self.layers, shapes[:-1], shapes[1:], strict=True):
+            n = layer.num_params()
+            rows.append(LayerRow(
+                name=layer.name, type=type(layer).__name__, output_shape=out_shape, params=n,
+                nonzero_params=layer.num_nonzero_params(),
+                weights=int(layer.params["W"].size) if layer.has_weights else 0,
+                multadds=int(layer.multadds(in_shape)), bytes=4 * n,
+                distinct_weights=distinct_nonzero(layer.params["W"]) if layer.has_weights else 0,
+            ))
+        return rows
+
+    def summary(self) -> dict[str, Any]:
+        """Totals and per-layer rows as a JSON-ready dict (``tinycompress summary --json``)."""
+        rows = self.rows()
+        return {
+            "model": self.name,
+            "input_shape": list(self.input_shape),
+            "params": sum(r.params for r in rows),
+            "nonzero_params": sum(r.nonzero_params for r in rows),
+            "weights": sum(r.weights for r in rows),
+            "multadds": sum(r.multadds for r in rows),
+            "bytes": sum(r.bytes for r in rows),
+            "layers": [r.to_json() for r in rows],
+        }
+
+    def num_params(self) -> int:
+        return sum(layer.num_params() for layer in self.layers)
+
+    def multadds(self) -> int:
+        return sum(r.multadds for r in self.rows())
+
+
+def distinct_nonzero(W: np.ndarray) -> int:
+    """Distinct nonzero values of a weight tensor (a pruned zero is not a shared value)."""
+    if W.strides and not any(W.strides):  # a shape-only placeholder: one value, zero
+        return 0
+    return int(np.unique(W[W != 0]).size)
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """The summary as an aligned text table, one line per layer plus totals."""
+    head = ("layer", "type", "output", "params", "nonzero", "MultAdds", "bytes")
+    lines = [head]
+    for r in summary["layers"]:
+        lines.append((r["name"], r["type"], "x".join(map(str, r["output_shape"])),
+                      f"{r['params']:,}", f"{r['nonzero_params']:,}", f"{r['multadds']:,}",
+                      f"{r['bytes']:,}"))
+    lines.append(("total", "", "", f"{summary['params']:,}", f"{summary['nonzero_params']:,}",
+                  f"{summary['multadds']:,}", f"{summary['bytes']:,}"))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    out = []
+    for k, line in enumerate(lines):
+        cells = [c.ljust(w) if i < 3 else c.rjust(w)
+                 for i, (c, w) in enumerate(zip(line, widths, strict=True))]
+        out.append("  ".join(cells).rstrip())
+        if k == 0 or k == len(lines) - 2:
+            out.append("-" * len(out[-1]))
+    title = f"{summary['model']}  input {'x'.join(map(str, summary['input_shape']))}"
+    return "\n".join([title, *out])
