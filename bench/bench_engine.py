@@ -162,7 +162,7 @@ def engine_epoch(name: str, X: np.ndarray, y: np.ndarray) -> Callable[[], None]:
 
 
 def torch_epoch(torch: Any, name: str, X: np.ndarray, y: np.ndarray) -> Callable[[], None]:
-    """The same loop as :func:`tinycompress.train.fit` in PyTorch: loss and accuracy per step."""
+    """The same loop as :func:`tinycompress.nn.train.fit` in PyTorch: loss and accuracy per step."""
     recipe = zoo.TRAINING_RECIPES[name]
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
     bs = recipe.batch_size
@@ -206,6 +206,76 @@ class Row(NamedTuple):
     target: float | None  # largest acceptable engine / torch ratio, None for no target
 
 
+def time_convs(torch: Any, repeat: int, clock: Callable[[], float]) -> list[Row]:
+    """One row per conv layer and pass, with the GFLOP/s of each engine in the note."""
+    rows: list[Row] = []
+    rng = np.random.default_rng(0)
+    for name, spec in CONVS.items():
+        C, _, _, size, _ = spec
+        x = rng.standard_normal((BATCH_CONV, C, size, size)).astype(np.float32)
+        fns = {f"engine {k}": f for k, f in engine_conv(spec, x).items()}
+        if torch is not None:
+            fns |= {f"torch {k}": f for k, f in torch_conv(torch, spec, x).items()}
+        best = interleaved(fns, repeat, clock)
+        for kind, flops, target in zip(("fwd", "fwd+bwd"), conv_flops(spec), (None, 1.5),
+                                       strict=True):
+            t_e, t_t = best[f"engine {kind}"], best.get(f"torch {kind}")
+            note = f"{flops / t_e / 1e9:6.1f}" + (f" / {flops / t_t / 1e9:6.1f}" if t_t else "")
+            rows.append(Row(f"{name} {kind} (batch {BATCH_CONV})", t_e, t_t, note, target))
+    return rows
+
+
+def time_epochs(torch: Any, repeat: int, clock: Callable[[], float],
+                lenet5_fraction: float) -> list[Row]:
+    """One row per LeNet training epoch, scaled to the full training set."""
+    rows: list[Row] = []
+    X, y = load_arrays("train")
+    for name in ("lenet-300-100", "lenet5"):
+        frac = lenet5_fraction if name == "lenet5" else 1.0
+        n = round(len(X) * frac)
+        Xs, ys = X[:n], y[:n]
+        fns = {"engine": engine_epoch(name, Xs, ys)}
+        if torch is not None:
+            fns["torch"] = torch_epoch(torch, name, Xs, ys)
+        best = interleaved(fns, repeat, clock)
+        scale = len(X) / n
+        t_t = best["torch"] * scale if torch is not None else None
+        note = f"{n} images x{scale:.2f}" if frac < 1 else "full epoch"
+        target = 1.0 if name == "lenet-300-100" else 1.5
+        rows.append(Row(f"{name} epoch (batch {zoo.TRAINING_RECIPES[name].batch_size})",
+                        best["engine"] * scale, t_t, note, target))
+    return rows
+
+
+def print_table(rows: list[Row]) -> list[str]:
+    """Print the rows as a table; returns the names of the rows that missed their target."""
+    print(f"\n{'':34s} {'engine [ms]':>12s} {'torch [ms]':>11s} {'ratio':>6s} {'target':>7s}  "
+          f"GFLOP/s engine / torch (limit ~{GEMM_LIMIT:.0f}), notes")
+    missed = []
+    for name, t_e, t_t, note, target in rows:
+        ratio = t_e / t_t if t_t else None
+        ok = "" if target is None or ratio is None else ("ok" if ratio <= target else "MISSED")
+        if ok == "MISSED":
+            missed.append(name)
+        print(f"{name:34s} {t_e * 1e3:12.1f} "
+              + (f"{t_t * 1e3:11.1f} {ratio:6.2f}" if t_t else f"{'-':>11s} {'-':>6s}")
+              + (f" {'<=' + format(target, '.1f'):>7s} {ok:6s}" if target else f" {'':7s} {'':6s}")
+              + f" {note}")
+    return missed
+
+
+def import_torch(threads: int) -> Any:
+    """PyTorch set to ``threads`` threads, or None when it is not installed."""
+    try:
+        import torch
+    except ImportError:
+        print("PyTorch is not installed: timing the engine alone (pip install torch for the "
+              "comparison)")
+        return None
+    torch.set_num_threads(threads)
+    return torch
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=50, help="rounds of the conv timings")
@@ -220,65 +290,18 @@ def main(argv: list[str] | None = None) -> int:
     threads = engine_threads()
     clock_name = args.clock or ("cpu" if threads == 1 else "wall")
     clock = time.process_time if clock_name == "cpu" else time.perf_counter
-    try:
-        import torch
-    except ImportError:
-        torch = None
-        print("PyTorch is not installed: timing the engine alone (pip install torch for the "
-              "comparison)")
-    else:
-        torch.set_num_threads(threads)
+    torch = import_torch(threads)
     load0 = os.getloadavg()
     versions = f"numpy {np.__version__}" + (f", torch {torch.__version__}" if torch else "")
     torch_threads = torch.get_num_threads() if torch else "-"
     print(f"threads: engine (OpenBLAS) {threads}, torch {torch_threads}; {versions}; "
           f"{os.cpu_count()} CPUs, load average {load0[0]:.2f} at start")
 
-    rows: list[Row] = []
-    rng = np.random.default_rng(0)
-    for name, spec in CONVS.items():
-        C, _, _, size, _ = spec
-        x = rng.standard_normal((BATCH_CONV, C, size, size)).astype(np.float32)
-        fns = {f"engine {k}": f for k, f in engine_conv(spec, x).items()}
-        if torch is not None:
-            fns |= {f"torch {k}": f for k, f in torch_conv(torch, spec, x).items()}
-        best = interleaved(fns, args.repeat, clock)
-        for kind, flops, target in zip(("fwd", "fwd+bwd"), conv_flops(spec), (None, 1.5),
-                                       strict=True):
-            t_e, t_t = best[f"engine {kind}"], best.get(f"torch {kind}")
-            note = f"{flops / t_e / 1e9:6.1f}" + (f" / {flops / t_t / 1e9:6.1f}" if t_t else "")
-            rows.append(Row(f"{name} {kind} (batch {BATCH_CONV})", t_e, t_t, note, target))
-
+    rows = time_convs(torch, args.repeat, clock)
     if not args.skip_epochs:
-        X, y = load_arrays("train")
-        for name in ("lenet-300-100", "lenet5"):
-            frac = args.lenet5_fraction if name == "lenet5" else 1.0
-            n = round(len(X) * frac)
-            Xs, ys = X[:n], y[:n]
-            fns = {"engine": engine_epoch(name, Xs, ys)}
-            if torch is not None:
-                fns["torch"] = torch_epoch(torch, name, Xs, ys)
-            best = interleaved(fns, args.epoch_repeat, clock)
-            scale = len(X) / n
-            t_t = best["torch"] * scale if torch is not None else None
-            note = f"{n} images x{scale:.2f}" if frac < 1 else "full epoch"
-            target = 1.0 if name == "lenet-300-100" else 1.5
-            rows.append(Row(f"{name} epoch (batch {zoo.TRAINING_RECIPES[name].batch_size})",
-                            best["engine"] * scale, t_t, note, target))
-
+        rows += time_epochs(torch, args.epoch_repeat, clock, args.lenet5_fraction)
     load1 = os.getloadavg()
-    print(f"\n{'':34s} {'engine [ms]':>12s} {'torch [ms]':>11s} {'ratio':>6s} {'target':>7s}  "
-          f"GFLOP/s engine / torch (limit ~{GEMM_LIMIT:.0f}), notes")
-    missed = []
-    for name, t_e, t_t, note, target in rows:
-        ratio = t_e / t_t if t_t else None
-        ok = "" if target is None or ratio is None else ("ok" if ratio <= target else "MISSED")
-        if ok == "MISSED":
-            missed.append(name)
-        print(f"{name:34s} {t_e * 1e3:12.1f} "
-              + (f"{t_t * 1e3:11.1f} {ratio:6.2f}" if t_t else f"{'-':>11s} {'-':>6s}")
-              + (f" {'<=' + format(target, '.1f'):>7s} {ok:6s}" if target else f" {'':7s} {'':6s}")
-              + f" {note}")
+    missed = print_table(rows)
     print(f"\nload average {load1[0]:.2f} at end; best of {args.repeat} (convs) and "
           f"{args.epoch_repeat} (epochs) interleaved runs, {clock_name} time")
     if missed:

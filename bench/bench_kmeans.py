@@ -15,22 +15,20 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
+from tinycompress import timing
 from tinycompress.quantization.kmeans import assign_plain, assign_sorted, init_centroids, kmeans_1d
 
 
-def best_time(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
-    """Smallest wall time of ``repeat`` calls, and the last result."""
-    best, out = np.inf, None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
+def best_time(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    """Smallest wall time of ``repeat`` single calls, and the last result."""
+    results = []
+    seconds = timing.best_time(lambda: results.append(fn()), repeat, min_seconds=0.0)
+    return seconds, results[-1]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,16 +17,17 @@ import argparse
 import os
 import time
 from collections.abc import Callable
+from typing import Any
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 from tinycompress.nn.batchnorm import BatchNorm2D
 from tinycompress.nn.conv import Conv2D
-from tinycompress.nn.depthwise import DepthwiseConv2D, PointwiseConv2D  # noqa: E402
-from tinycompress.nn.elementwise import ReLU  # noqa: E402
-from tinycompress.nn.model import Sequential  # noqa: E402
+from tinycompress.nn.depthwise import DepthwiseConv2D, PointwiseConv2D
+from tinycompress.nn.elementwise import ReLU
+from tinycompress.nn.model import Sequential
 
 N, C, F, S, K = 64, 64, 128, 32, 3
 
@@ -55,7 +56,7 @@ def numpy_cases() -> dict[str, Sequential]:
     }
 
 
-def torch_cases(torch):  # type: ignore[no-untyped-def]
+def torch_cases(torch: Any) -> dict[str, Any]:
     nn = torch.nn
     dw = nn.Conv2d(C, C, K, padding=1, groups=C, bias=False)
     pw = nn.Conv2d(C, F, 1, bias=False)
@@ -107,11 +108,11 @@ def main() -> None:
                 module = tcases[name]
                 gt = torch.ones(N, *model.shapes()[-1])
                 if label == "fwd":
-                    def tfn(module=module) -> None:  # type: ignore[no-untyped-def]
+                    def tfn(module: Any = module) -> None:
                         with torch.no_grad():
                             module(xt)
                 else:
-                    def tfn(module=module, gt=gt) -> None:  # type: ignore[no-untyped-def]
+                    def tfn(module: Any = module, gt: Any = gt) -> None:
                         module(xt).backward(gt)
                 tms = best_ms(tfn, args.repeats)
                 line += f" {tms:9.1f} {ms / tms:6.2f}"

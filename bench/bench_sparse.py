@@ -1,7 +1,7 @@
 """Benchmark: dense vs CSR products of a pruned Dense layer, batch 1 and batch 64 (issue 4).
 
 For LeNet-300-100's fc1 (784 x 300) and a VGG-16 fc7-sized layer (4096 x 4096), at several
-sparsities, times ``x @ W`` (dense BLAS) against :class:`tinycompress.sparse.SparseDense`
+sparsities, times ``x @ W`` (dense BLAS) against :class:`tinycompress.pruning.sparse.SparseDense`
 (NumPy gather + segment sum) and prints the ratio dense / sparse (> 1: sparse is faster).
 Both are measured in the same run, best of ``--repeat``; the load average is printed because
 the machine may be shared. Run with one BLAS thread for a fair single-core comparison::

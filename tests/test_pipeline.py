@@ -2,29 +2,42 @@
 
 import json
 
-import numpy as np
 import pytest
 
 from tinycompress import pipeline
-from tinycompress.cli import main
-from tinycompress.coding import tcz
+from tinycompress.coding import accounting, tcz
+from tinycompress.errors import ConfigError
 from tinycompress.nn.train import evaluate
 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
+    """One quick run; it counts its encodings and may not read back the file it wrote."""
     out = tmp_path_factory.mktemp("dc") / "lenet-300-100.tcz"
-    logs = []
+    logs, encodings = [], []
     settings = pipeline.Settings.for_model("lenet-300-100", quick=True)
-    report = pipeline.run("lenet-300-100", out, settings, progress=False, log=logs.append)
-    return out, report, logs
+    encode = tcz.to_bytes
+
+    def counted(*args, **kwargs):
+        encodings.append(1)
+        return encode(*args, **kwargs)
+
+    def reread(*args, **kwargs):
+        raise AssertionError("the pipeline read back the file it wrote")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tcz, "to_bytes", counted)
+        patch.setattr(tcz, "load", reread)
+        patch.setattr(accounting, "inspect", reread)
+        report = pipeline.run("lenet-300-100", out, settings, progress=False, log=logs.append)
+    return out, report, logs, len(encodings)
 
 
 @pytest.mark.task_magnitude_prune
 @pytest.mark.task_centroid_grad
 @pytest.mark.task_inference_energy
 def test_quick_run_writes_file_report_and_figures(quick_run):
-    out, report, _ = quick_run
+    out, report, _, _ = quick_run
     assert out.is_file() and report["compressed"]["file_bytes"] == out.stat().st_size
     assert report["compressed"]["ratio"] == pytest.approx(1_066_440 / out.stat().st_size)
     for suffix in (".report.md", ".report.json", ".sizes.png"):
@@ -37,7 +50,7 @@ def test_quick_run_writes_file_report_and_figures(quick_run):
 @pytest.mark.task_centroid_grad
 @pytest.mark.task_inference_energy
 def test_reported_error_is_the_decoded_files(quick_run):
-    out, report, _ = quick_run
+    out, report, _, _ = quick_run
     decoded, meta = tcz.load(out)
     data = pipeline.load_data(meta, None, quick=True)
     assert evaluate(decoded, data.X_test, data.y_test)["error"] == report["compressed"]["error"]
@@ -48,7 +61,7 @@ def test_reported_error_is_the_decoded_files(quick_run):
 @pytest.mark.task_centroid_grad
 @pytest.mark.task_inference_energy
 def test_rerun_resumes_finished_stages(quick_run):
-    out, report, _ = quick_run
+    out, report, _, _ = quick_run
     logs = []
     again = pipeline.run("lenet-300-100", out, pipeline.Settings.for_model("lenet-300-100",
                          quick=True), progress=False, log=logs.append)
@@ -62,7 +75,7 @@ def test_rerun_resumes_finished_stages(quick_run):
 @pytest.mark.task_centroid_grad
 @pytest.mark.task_inference_energy
 def test_changed_settings_rerun_only_the_stages_they_affect(quick_run):
-    out, _, _ = quick_run
+    out, _, _, _ = quick_run
     run = pipeline.Run(out)
     base = pipeline.Settings.for_model("lenet-300-100", quick=True)
     assert set(run.load_state(base, "lenet-300-100")["stages"]) == {"prune", "quantize"}
@@ -79,7 +92,13 @@ def test_config_file_overrides_and_rejects_unknown_keys(tmp_path):
     assert s.bits == "fc=4" and s.finetune_epochs == 0
     assert s.prune_recipes == ["lenet5", "lenet5-dc"]
     cfg.write_text(json.dumps({"bitz": 3}))
-    with pytest.raises(ValueError, match="bitz"):
+    with pytest.raises(ConfigError, match="bitz"):
+        s.merged(cfg)
+    cfg.write_text(json.dumps({"prune_recipes": ["lenet5", "lenet9"]}))
+    with pytest.raises(ConfigError, match="unknown pruning recipes \\['lenet9'\\]"):
+        s.merged(cfg)
+    cfg.write_text("bits = 4")  # not JSON
+    with pytest.raises(ConfigError, match="cannot read settings as JSON"):
         s.merged(cfg)
 
 
@@ -96,30 +115,11 @@ def test_sensitivity_targets_prune_robust_layers_harder():
 @pytest.mark.task_magnitude_prune
 @pytest.mark.task_centroid_grad
 @pytest.mark.task_inference_energy
-def test_cli_on_a_model_trained_on_another_dataset(tmp_path, capsys):
-    from tests.test_data import make_dataset
-
-    folder = make_dataset(tmp_path / "d", n_train=64, n_test=16, size=(28, 28), classes=5)
-    ckpt = tmp_path / "m.npz"
-    assert main(["train", "lenet-300-100", "--data", str(folder), "--epochs", "1",
-                 "--out", str(ckpt)]) == 0
-    capsys.readouterr()
-    out = tmp_path / "m.tcz"
-    assert main(["deep-compress", str(ckpt), "--data", str(folder), "--quick", "--out", str(out),
-                 "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
-    assert report["compressed"]["n"] == 16 and out.is_file()
-    recipe = report["stages"]["prune"]["recipes"][0]
-    assert set(recipe["targets"]) == {"fc1", "fc2", "fc3"}  # chosen from its own sensitivity
-    decoded, _ = tcz.load(out)
-    assert decoded.layers[-1].params["W"].shape == (100, 5)
-    assert np.count_nonzero(decoded.layer("fc1").params["W"]) < 235_200
-
-
-def test_unreadable_config_is_a_one_line_error(tmp_path, capsys):
-    cfg = tmp_path / "c.json"
-    cfg.write_text("bits = 4")  # not JSON
-    assert main(["deep-compress", "lenet5", "--quick", "--config", str(cfg),
-                 "--out", str(tmp_path / "x.tcz")]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "cannot read settings as JSON" in err
+def test_the_file_is_encoded_once_and_inspected_from_its_bytes(quick_run):
+    out, report, _, encodings = quick_run
+    assert encodings == 3  # the pruned model's size, the quantised model's size, the file
+    assert report["inspect"] == accounting.inspect(out)
+    assert report["stage_bytes"]["pruned (P) file"] == report["stages"]["prune"]["file_bytes"]
+    assert report["stages"]["quantize"]["file_bytes"] < report["stages"]["prune"]["file_bytes"]
+    assert report["stage_bytes"]["P+Q (formula)"] == round(pipeline.formula_bytes(
+        report["inspect"]))

@@ -3,8 +3,7 @@
 import pytest
 
 from tinycompress import zoo
-from tinycompress.cli import normalization_of
-from tinycompress.nn.data import load_arrays
+from tinycompress.nn.data import load_arrays, normalization_of
 from tinycompress.nn.train import evaluate
 
 TARGETS = {"lenet-300-100": 0.0164, "lenet5": 0.0080}  # Han et al. 2015, Table 1

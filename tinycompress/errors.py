@@ -32,6 +32,10 @@ class TrainingDivergedError(TinyCompressError):
     """The loss became NaN or infinite during training."""
 
 
+class UsageError(TinyCompressError):
+    """A command or function was given arguments that name nothing or do not fit together."""
+
+
 class ConfigError(TinyCompressError, ValueError):
     """A settings file is unreadable or names settings that do not exist."""
 

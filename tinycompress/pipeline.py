@@ -30,13 +30,12 @@ from typing import Any
 
 import numpy as np
 
-from . import timing
-from .cli import normalization_of, resolve_model
+from . import timing, zoo
 from .coding import accounting, tcz
 from .energy import inference_energy
 from .errors import ConfigError
 from .nn.checkpoint import atomic_write, load_model, save_model
-from .nn.data import load_arrays
+from .nn.data import load_arrays, normalization_of
 from .nn.model import Sequential
 from .nn.train import Recipe, evaluate
 from .pruning import iterative, magnitude, sparse
@@ -55,14 +54,14 @@ bits reruns quantisation on the saved pruned model instead of pruning again."""
 class Settings:
     """Everything that decides the compressed model. JSON-able; ``--config FILE`` overrides."""
 
-    prune_recipes: list[str] = field(default_factory=list)  # names in iterative.PRUNE_RECIPES, in order
+    prune_recipes: list[str] = field(default_factory=list)  # iterative.PRUNE_RECIPES, in order
     target_kept: float = 0.06  # for models without recipes: overall fraction of weights kept
     sensitivity_rounds: int = 3
     bits: str = "conv=8,fc=5"  # per layer kind or name, see trained.parse_bits
     init: str = "linear"
     finetune_epochs: int = 1
-    finetune_lr: float = 1e-4
-    index_bits: int | None = None  # gap field width; None: the container tries 1..12 bits
+    finetune_lr: float = trained.FINETUNE_LR
+    index_bits: int | None = None  # gap field width; None: tcz.to_bytes tries 1..12 bits
     seed: int = 0
     quick: bool = False
 
@@ -73,7 +72,7 @@ class Settings:
         return replace(base, **overrides)
 
     def merged(self, path: str | Path) -> Settings:
-        """These settings updated from a JSON config file (unknown keys are an error)."""
+        """These settings updated from a JSON config file (unknown keys or recipes are errors)."""
         try:
             doc = json.loads(Path(path).read_text())
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -84,7 +83,11 @@ class Settings:
                               '{"bits": "fc=4", "finetune_epochs": 0}')
         if unknown := sorted(set(doc) - names):
             raise ConfigError(f"{path}: unknown settings {unknown}; known: {sorted(names)}")
-        return replace(self, **doc)
+        settings = replace(self, **doc)
+        if unknown := sorted(set(settings.prune_recipes) - set(iterative.PRUNE_RECIPES)):
+            raise ConfigError(f"{path}: unknown pruning recipes {unknown}; "
+                              f"known: {sorted(iterative.PRUNE_RECIPES)}")
+        return settings
 
 
 COMPRESSION_SETTINGS: dict[str, Settings] = {
@@ -136,7 +139,7 @@ def derived_recipe(model: Sequential, X: np.ndarray, y: np.ndarray, settings: Se
     targets = sensitivity_targets(curves, sweep, base, weights, settings.target_kept)
     epochs = 1 if settings.quick else 2
     return iterative.PruneRecipe(targets=targets, rounds=settings.sensitivity_rounds,
-                             retrain=Recipe(epochs=epochs, batch_size=64, lr=lr / 10))
+                                 retrain=Recipe(epochs=epochs, batch_size=64, lr=lr / 10))
 
 
 # --------------------------------------------------------------------------------------------
@@ -146,6 +149,8 @@ def derived_recipe(model: Sequential, X: np.ndarray, y: np.ndarray, settings: Se
 
 @dataclass
 class Data:
+    """Training and test arrays, normalised as the model was trained."""
+
     X: np.ndarray
     y: np.ndarray
     X_test: np.ndarray
@@ -157,16 +162,16 @@ def stage_prune(model: Sequential, meta: dict[str, Any], data: Data, settings: S
     """Iterative magnitude pruning with retraining (masks keep pruned weights at zero)."""
     recipes = [iterative.PRUNE_RECIPES[name] for name in settings.prune_recipes]
     if not recipes:
-        lr = float(meta.get("recipe", {}).get("lr", 0.01))
         sub = np.random.default_rng(settings.seed).permutation(len(data.X))[:5000]
-        recipes = [derived_recipe(model, data.X[sub], data.y[sub], settings, lr)]
+        recipes = [derived_recipe(model, data.X[sub], data.y[sub], settings,
+                                  zoo.training_lr(meta))]
     rounds = []
     for recipe in recipes:
         if settings.quick:  # same stages, a token amount of work
             recipe = replace(recipe, rounds=1, final_epochs=None,
                              retrain=replace(recipe.retrain, epochs=1))
         results = iterative.run_recipe(model, recipe, data.X, data.y, seed=settings.seed,
-                                   progress=progress)
+                                       progress=progress)
         rounds += [r.to_json() for r in results]
     magnitude.remove_masks(model)
     return {"recipes": [asdict(r) for r in recipes], "rounds": rounds,
@@ -176,12 +181,11 @@ def stage_prune(model: Sequential, meta: dict[str, Any], data: Data, settings: S
 def stage_quantize(model: Sequential, data: Data, settings: Settings,
                    progress: bool) -> dict[str, Any]:
     """k-means weight sharing of the kept weights, then fine-tuning of the centroids."""
-    report = trained.quantize_model(model, settings.bits, init=settings.init,
-                                          rng=settings.seed)
+    report = trained.quantize_model(model, settings.bits, init=settings.init, rng=settings.seed)
     before = evaluate(model, data.X_test, data.y_test)["error"]
     if settings.finetune_epochs > 0:
         trained.finetune(model, data.X, data.y, epochs=settings.finetune_epochs,
-                               lr=settings.finetune_lr, seed=settings.seed, progress=progress)
+                         lr=settings.finetune_lr, seed=settings.seed, progress=progress)
     for layer in model.layers:
         layer.constraints.clear()
     return {"layers": [r.to_json() for r in report], "error_before_finetune": before}
@@ -252,12 +256,98 @@ class Run:
 
 
 def load_data(meta: dict[str, Any], data_dir: str | None, quick: bool) -> Data:
+    """The training and test arrays of ``data_dir``, normalised as ``meta`` records."""
     norm = normalization_of(meta, data_dir)
     X, y = load_arrays("train", data_dir, norm)
     Xt, yt = load_arrays("test", data_dir, norm)
     if quick:
         X, y, Xt, yt = X[:2000], y[:2000], Xt[:1000], yt[:1000]
     return Data(X, y, Xt, yt)
+
+
+def run_stage(stage: str, model: Sequential, meta: dict[str, Any], data: Data,
+              settings: Settings, progress: bool) -> dict[str, Any]:
+    """Run one stage on ``model`` in place; its record: results, test error, time, file size.
+
+    The size is that of the model encoded after the stage (without metadata): the pruned
+    model's is the "pruned (P) file" bar of the report's size chart.
+    """
+    t0 = time.perf_counter()
+    if stage == "prune":
+        info = stage_prune(model, meta, data, settings, progress)
+    else:
+        info = stage_quantize(model, data, settings, progress)
+    info["error"] = evaluate(model, data.X_test, data.y_test)["error"]
+    info["seconds"] = round(time.perf_counter() - t0, 1)
+    info["file_bytes"] = len(tcz.to_bytes(model, settings.index_bits))
+    info["settings"] = {k: getattr(settings, k) for k in STAGE_SETTINGS[stage]}
+    return info
+
+
+def run_stages(run_: Run, state: dict[str, Any], model: Sequential, meta: dict[str, Any],
+               data: Data, settings: Settings, progress: bool,
+               log: Callable[[str], Any]) -> Sequential:
+    """Prune and quantise, resuming the stages ``state`` holds; the quantised model."""
+    for stage in STAGE_SETTINGS:
+        path = run_.checkpoint(stage)
+        if stage in state["stages"]:
+            model, _ = load_model(path)
+            log(f"[{stage}] resumed from {path}")
+            continue
+        log(f"[{stage}] running ...")
+        info = run_stage(stage, model, meta, data, settings, progress)
+        save_model(model, path, {**meta, "pipeline_stage": stage})
+        state["stages"][stage] = info
+        run_.save_state(state)
+        log(f"[{stage}] test error {info['error']:.2%} ({info['seconds']} s)")
+    return model
+
+
+def encode(run_: Run, state: dict[str, Any], model: Sequential,
+           meta: dict[str, Any], settings: Settings) -> bytes:
+    """Encode ``model`` once and write those bytes atomically to the ``.tcz`` file."""
+    t0 = time.perf_counter()
+    blob = tcz.to_bytes(model, settings.index_bits, meta)
+    atomic_write(run_.out, lambda f: f.write(blob))
+    state["stages"]["encode"] = {"seconds": round(time.perf_counter() - t0, 1)}
+    run_.save_state(state)
+    return blob
+
+
+def formula_bytes(inspected: dict[str, Any]) -> float:
+    """The P+Q size by the paper's formula: fixed-width weights and indices, no Huffman coding.
+
+    ``inspected`` is :func:`~tinycompress.coding.accounting.inspect_bytes` of the file; its
+    header, manifest and non-weight tensors are counted as they are stored.
+    """
+    return inspected["header_and_manifest_bytes"] + sum(
+        row["other_bytes"] + row.get("rate_pq", 0.0) * 4 * row.get("weights", 0)
+        for row in inspected["layers"])
+
+
+def measure(blob: bytes, original_model: Sequential, original: dict[str, Any],
+            pruned_bytes: int, data: Data) -> dict[str, Any]:
+    """The report's measurements of the compressed model, all from the file's bytes ``blob``.
+
+    The model is decoded from ``blob`` (the file is the only truth about the compressed model),
+    then evaluated, timed and costed; ``pruned_bytes`` is the prune stage's file size.
+    """
+    decoded, meta, records = tcz.read_records(blob)
+    inspected = accounting.inspect_records(len(blob), decoded, meta, records)
+    final = evaluate(decoded, data.X_test, data.y_test)
+    return {
+        "compressed": {"error": final["error"], "accuracy": final["accuracy"], "n": final["n"],
+                       "file_bytes": len(blob), "ratio": original["bytes"] / len(blob)},
+        "stage_bytes": {"pruned (P) file": pruned_bytes,
+                        "P+Q (formula)": round(formula_bytes(inspected))},
+        "inspect": inspected,
+        "times": {"original": inference_times(original_model, data.X_test),
+                  "decoded": inference_times(decoded, data.X_test)},
+        "energy_pj": {
+            "original": inference_energy(original_model, original["bytes"],
+                                         skip_zeros=False).to_json(),
+            "compressed": inference_energy(decoded, len(blob)).to_json()},
+    }
 
 
 def run(model_arg: str, out: str | Path, settings: Settings, data_dir: str | None = None,
@@ -268,63 +358,20 @@ def run(model_arg: str, out: str | Path, settings: Settings, data_dir: str | Non
     """
     start = time.perf_counter()
     run_ = Run(Path(out))
-    model, meta = resolve_model(model_arg)
+    model, meta = zoo.resolve_model(model_arg)
     original_model = copy.deepcopy(model)
     data = load_data(meta, data_dir, settings.quick)
-    dense_params = model.num_params()
     original = {"error": evaluate(model, data.X_test, data.y_test)["error"],
-                "params": dense_params, "bytes": 4 * dense_params}
+                "params": model.num_params(), "bytes": 4 * model.num_params()}
     state = run_.load_state(settings, model_arg)
-    for stage, keys in STAGE_SETTINGS.items():
-        path = run_.checkpoint(stage)
-        if stage in state["stages"]:
-            model, _ = load_model(path)
-            log(f"[{stage}] resumed from {path}")
-            continue
-        t0 = time.perf_counter()
-        log(f"[{stage}] running ...")
-        if stage == "prune":
-            info = stage_prune(model, meta, data, settings, progress)
-        else:
-            info = stage_quantize(model, data, settings, progress)
-        info["error"] = evaluate(model, data.X_test, data.y_test)["error"]
-        info["seconds"] = round(time.perf_counter() - t0, 1)
-        info["file_bytes"] = len(tcz.to_bytes(model, settings.index_bits))
-        info["settings"] = {k: getattr(settings, k) for k in keys}
-        save_model(model, path, {**meta, "pipeline_stage": stage})
-        state["stages"][stage] = info
-        run_.save_state(state)
-        log(f"[{stage}] test error {info['error']:.2%} ({info['seconds']} s)")
-
-    t0 = time.perf_counter()
-    tcz.save(model, run_.out, index_bits=settings.index_bits, meta={
-        "normalization": meta.get("normalization"), "source": model_arg,
-        "pipeline": asdict(settings)})
-    state["stages"]["encode"] = {"seconds": round(time.perf_counter() - t0, 1)}
-    run_.save_state(state)
-
-    decoded, _ = tcz.load(run_.out)  # evaluate the file, never the in-memory model
-    final = evaluate(decoded, data.X_test, data.y_test)
-    file_bytes = run_.out.stat().st_size
-    inspected = accounting.inspect(run_.out)
-    pq_bytes = inspected["header_and_manifest_bytes"] + sum(
-        row["other_bytes"] + row.get("rate_pq", 0.0) * 4 * row.get("weights", 0)
-        for row in inspected["layers"])
+    model = run_stages(run_, state, model, meta, data, settings, progress, log)
+    blob = encode(run_, state, model, {"normalization": meta.get("normalization"),
+                                       "source": model_arg, "pipeline": asdict(settings)},
+                  settings)
     report = {
         "model": model_arg, "out": str(run_.out), "settings": asdict(settings),
-        "original": original,
-        "stages": state["stages"],
-        "compressed": {"error": final["error"], "accuracy": final["accuracy"], "n": final["n"],
-                       "file_bytes": file_bytes, "ratio": original["bytes"] / file_bytes},
-        "stage_bytes": {"pruned (P) file": state["stages"]["prune"]["file_bytes"],
-                        "P+Q (formula)": round(pq_bytes)},
-        "inspect": inspected,
-        "times": {"original": inference_times(original_model, data.X_test),
-                  "decoded": inference_times(decoded, data.X_test)},
-        "energy_pj": {
-            "original": inference_energy(original_model, original["bytes"],
-                                         skip_zeros=False).to_json(),
-            "compressed": inference_energy(decoded, file_bytes).to_json()},
+        "original": original, "stages": state["stages"],
+        **measure(blob, original_model, original, state["stages"]["prune"]["file_bytes"], data),
         "seconds": round(time.perf_counter() - start, 1),
     }
     write_report(run_, report)

@@ -1,19 +1,8 @@
-"""Sparse inference for pruned fully-connected layers: CSR storage and its products, in NumPy.
+"""A best-of-N wall-clock timer, the one the pipeline, sparse inference and the experiments use.
 
-After Han et al. (NeurIPS 2015, §6; Deep Compression, ICLR 2016, §6.3): a pruned layer stored
-densely costs as much time as an unpruned one; stored as a *compressed sparse row* (CSR)
-matrix, a product touches only the surviving weights. Whether that is faster depends on the
-batch: for one input (a matrix-vector product, memory-bound) skipping 92% of the weights
-pays; for a batch of 64 (matrix-matrix, where dense BLAS reuses each weight 64 times from
-cache) the irregular gathers of a sparse product usually lose. The chapter measures both.
-
-A Dense layer computes :math:`y = xW + b` with W (in, out). For row-wise access we store
-:math:`A = W^T` (out, in) in CSR, so one output unit is one CSR row:
-
-.. math:: y_m = b_m + \\sum_{k=p_m}^{p_{m+1}-1} v_k\\, x_{j_k}
-
-with ``data`` :math:`v` (nnz,), ``indices`` :math:`j` (nnz,) the input index of each value,
-and ``indptr`` :math:`p` (out + 1,) where row m's values start.
+A single call of a fast function is shorter than the clock's resolution and the noise of a
+shared machine, so :func:`best_time` repeats the call in batches long enough to measure and
+reports the best batch: the run least disturbed by other processes.
 """
 
 from __future__ import annotations
@@ -22,22 +11,31 @@ import time
 from collections.abc import Callable
 
 
-def best_time(fn: Callable[[], object], repeat: int = 7, min_seconds: float = 0.02) -> float:
+def best_time(fn: Callable[[], object], repeat: int = 7, min_seconds: float = 0.02,
+              clock: Callable[[], float] = time.perf_counter) -> float:
     """Seconds per call of ``fn``: calls are batched until a batch lasts ``min_seconds``, then
-    the best of ``repeat`` batches is taken (the least disturbed by other processes)."""
+    the best of ``repeat`` batches is taken (the least disturbed by other processes).
+
+    Parameters
+    ----------
+    fn : the function to time, called without arguments.
+    repeat : number of batches measured (the first, which fixes the batch size, included).
+    min_seconds : shortest batch; 0 times single calls (best of ``repeat`` calls).
+    clock : the clock read before and after each batch, in seconds.
+    """
     number = 1
     while True:
-        start = time.perf_counter()
+        start = clock()
         for _ in range(number):
             fn()
-        elapsed = time.perf_counter() - start
+        elapsed = clock() - start
         if elapsed >= min_seconds:
             break
         number *= 2
     best = elapsed / number
     for _ in range(repeat - 1):
-        start = time.perf_counter()
+        start = clock()
         for _ in range(number):
             fn()
-        best = min(best, (time.perf_counter() - start) / number)
+        best = min(best, (clock() - start) / number)
     return best

@@ -6,29 +6,34 @@
   conv 50@5x5, max-pool 2, fc 500, ReLU, fc 10 (no ReLU after the convolutions): 431,080
   parameters.
 - ``mobilenet-v1``: MobileNetV1 (Howard et al. 2017) with ``alpha``, ``resolution``,
-  ``num_classes``, ``in_channels``, ``full_conv`` (see :mod:`tinycompress.mobilenet`).
+  ``num_classes``, ``in_channels``, ``full_conv`` (see :mod:`tinycompress.models.mobilenet`).
 - ``mobilenet-mnist``: a five-block MobileNet for 28x28 digits, same options.
 - ``vgg16``: VGG-16 (Simonyan & Zisserman 2015, configuration D), the largest network Deep
   Compression compresses: 138,357,544 parameters, 15,470,264,320 MultAdds at 224x224. Built
   here for counting (``shape_only=True``), never trained (see chapter 6).
 
-A zoo name given to a command means its shipped checkpoint (``data/checkpoints/<name>.npz``).
+A zoo name given to a command means its shipped checkpoint (``data/checkpoints/<name>.npz``);
+:func:`resolve_model` turns what a command is given (a zoo name, a checkpoint path or a
+``.tcz`` file) into ``(model, meta)``.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .errors import CheckpointError
+from .coding import tcz
+from .errors import CheckpointError, UsageError
 from .models.lenet import lenet5, lenet_300_100
 from .models.mobilenet import mobilenet_mnist, mobilenet_v1
 from .models.vgg import vgg16
 from .nn.checkpoint import load_model
-from .nn.data import data_dir
+from .nn.data import Normalization, data_dir, load_arrays, load_split
 from .nn.model import Sequential
-from .nn.train import Recipe
+from .nn.train import Recipe, evaluate, train_with_recipe
 
 BUILDERS: dict[str, Callable[..., Sequential]] = {
     "lenet-300-100": lenet_300_100,
@@ -53,26 +58,32 @@ TRAINING_RECIPES: dict[str, Recipe] = {
 """How each shipped checkpoint was trained (``tinycompress train NAME`` uses these defaults)."""
 
 
+FALLBACK_LR: float = 0.01
+"""The training learning rate assumed for a checkpoint that records no recipe (lenet5's, safe
+for nets without batch normalisation): pruning retrains at a tenth of the training rate."""
+
+
 PRETRAINED: dict[str, str] = {
     "lenet-300-100": "checkpoints/lenet-300-100.npz",
     "lenet5": "checkpoints/lenet5.npz",
-    # Pruned by `tinycompress prune NAME --recipe NAME` (recipes in tinycompress.prune).
+    # Pruned by `tinycompress prune NAME --recipe NAME` (recipes in tinycompress.pruning.iterative).
     "lenet-300-100-pruned": "checkpoints/lenet-300-100-pruned.npz",
     "lenet5-pruned": "checkpoints/lenet5-pruned.npz",
 }
-"""Zoo names of shipped checkpoints, relative to :func:`tinycompress.data.data_dir`."""
+"""Zoo names of shipped checkpoints, relative to :func:`tinycompress.nn.data.data_dir`."""
 
 
 def build(name: str, **kwargs: Any) -> Sequential:
     """A freshly initialised model of the named architecture."""
     if name not in BUILDERS:
-        raise KeyError(f"unknown model {name!r}; the zoo has {sorted(BUILDERS)}")
+        raise UsageError(f"unknown model {name!r}; the zoo has {sorted(BUILDERS)}")
     return BUILDERS[name](**kwargs)
 
 
 def pretrained_path(name: str) -> Path:
+    """Where the shipped checkpoint of a zoo name lives (the file may be missing)."""
     if name not in PRETRAINED:
-        raise CheckpointError(
+        raise UsageError(
             f"no shipped checkpoint named {name!r}; shipped: {sorted(PRETRAINED)}"
         )
     return data_dir() / PRETRAINED[name]
@@ -90,3 +101,76 @@ def load_pretrained(name: str) -> tuple[Sequential, dict[str, Any]]:
             f"data/{PRETRAINED[name]}` or re-create it with `{remake}`"
         )
     return load_model(path)
+
+
+def training_lr(meta: dict[str, Any]) -> float:
+    """The learning rate a checkpoint's model was trained with (else :data:`FALLBACK_LR`)."""
+    return float(meta.get("recipe", {}).get("lr", FALLBACK_LR))
+
+
+def train_model(name: str, folder: str | Path | None = None, seed: int = 0,
+                limit: int | None = None, progress: bool = True,
+                **overrides: Any) -> tuple[Sequential, dict[str, Any]]:
+    """Train the architecture ``name`` from scratch with its recipe: ``(model, meta)``.
+
+    Parameters
+    ----------
+    name : a zoo name with a recipe in :data:`TRAINING_RECIPES`.
+    folder : a dataset in MNIST's IDX layout (default: the shipped MNIST). The model is sized
+        to its images and classes; the input normalisation is fitted on its training images.
+    seed : the seed of the initial weights and of the batch order.
+    limit : train on the first ``limit`` training images only (all if 0 or None).
+    progress : show a progress bar.
+    **overrides : recipe fields to change (``epochs``, ``lr``, ``shift``, ...).
+
+    Returns
+    -------
+    The trained model and the meta its checkpoint records: recipe, seed, normalisation,
+    training time, test result, the data's SHA-256 digests and the final training loss.
+    """
+    if name not in TRAINING_RECIPES:
+        raise UsageError(f"no training recipe for {name!r}; known: {sorted(TRAINING_RECIPES)}")
+    recipe = replace(TRAINING_RECIPES[name], **overrides)
+    split = load_split("train", folder)
+    norm = Normalization.fit(split.images)
+    X, y = norm(split.images), split.labels
+    if limit:
+        X, y = X[:limit], y[:limit]
+    model = build(name, num_classes=split.num_classes,
+                  input_shape=(1, *split.images.shape[1:]), seed=seed)
+    start = time.perf_counter()
+    history = train_with_recipe(model, X, y, recipe, seed=seed, progress=progress)
+    seconds = time.perf_counter() - start
+    result = evaluate(model, *load_arrays("test", folder, norm))
+    return model, {"recipe": recipe.__dict__, "seed": seed, "normalization": norm.to_json(),
+                   "train_seconds": round(seconds, 1), "test": result,
+                   "data_sha256": split.sha256, "final_train_loss": history[-1].loss}
+
+
+def resolve_model(arg: str) -> tuple[Sequential, dict[str, Any]]:
+    """What a command is given as its model -> ``(model, meta)``.
+
+    Parameters
+    ----------
+    arg : a zoo name with a shipped checkpoint (:data:`PRETRAINED`), or the path of a
+        checkpoint (``.npz``) or of a compressed ``.tcz`` file.
+
+    Raises
+    ------
+    UsageError
+        If ``arg`` names an architecture without shipped weights, or neither a zoo name nor an
+        existing file.
+    """
+    if arg in PRETRAINED:
+        return load_pretrained(arg)
+    path = Path(arg)
+    if path.is_file():
+        return tcz.load(path) if path.suffix == ".tcz" else load_model(path)
+    if arg in BUILDERS:
+        raise UsageError(
+            f"{arg!r} is an architecture without shipped weights; train it with `tinycompress "
+            f"train {arg} --out PATH` where it has a recipe, or pass a checkpoint path"
+        )
+    raise UsageError(
+        f"{arg!r} is neither a zoo name ({', '.join(sorted(BUILDERS))}) nor an existing file"
+    )

@@ -4,9 +4,13 @@ import json
 import subprocess
 import sys
 
-from tinycompress import zoo
-from tinycompress.cli import main
+import pytest
+
+from tinycompress import pipeline, zoo
+from tinycompress.cli import build_parser, main
+from tinycompress.errors import UsageError
 from tinycompress.nn.checkpoint import save_model
+from tinycompress.quantization import trained
 
 
 def run(capsys, *argv):
@@ -36,9 +40,7 @@ def test_evaluate_json_on_zoo_name(capsys):
     assert doc["error"] == 1 - doc["accuracy"]
 
 
-def test_train_on_other_dataset(capsys, tmp_path):
-    from tests.test_data import make_dataset
-
+def test_train_on_other_dataset(capsys, tmp_path, make_dataset):
     folder = make_dataset(tmp_path / "d", n_train=40, n_test=10, size=(28, 28), classes=4)
     out_path = tmp_path / "m.npz"
     code, out, _ = run(capsys, "train", "lenet-300-100", "--data", str(folder), "--epochs", "1",
@@ -69,3 +71,38 @@ def test_untrained_architecture_is_not_evaluated(capsys):
     assert code == 2 and "without shipped weights" in err
     code, out, _ = run(capsys, "summary", "vgg16", "--json")
     assert code == 0 and json.loads(out)["params"] == 138_357_544
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["prune", "lenet-300-100", "--recipe", "no-such-recipe", "--out", "x.npz"],
+     "unknown pruning recipe 'no-such-recipe'"),
+    (["prune", "lenet-300-100", "--per-layer", "fc1:0.9", "--out", "x.npz"],
+     "--per-layer expects NAME=SPARSITY pairs"),
+    (["train", "vgg16", "--out", "x.npz"], "no training recipe for 'vgg16'"),
+    (["summary", "lenet5", "--alpha", "0.5"], "apply to the architectures"),
+])
+def test_bad_arguments_are_usage_errors_on_one_line(capsys, tmp_path, argv, message):
+    argv = [str(tmp_path / a) if a == "x.npz" else a for a in argv]
+    args = build_parser().parse_args(argv)
+    with pytest.raises(UsageError, match=message):
+        args.func(args)
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith(f"tinycompress {argv[0]}: error: ") and message in err
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_the_cli_and_the_pipeline_share_one_default_per_setting():
+    args = build_parser().parse_args(["quantize", "m", "--bits", "5", "--out", "o"])
+    settings = pipeline.Settings()
+    assert args.lr == settings.finetune_lr == trained.FINETUNE_LR == 1e-4
+    assert args.init == settings.init
+
+
+def test_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--help"])
+    out = capsys.readouterr().out
+    for command in ("summary", "evaluate", "train", "prune", "quantize", "encode", "decode",
+                    "inspect", "deep-compress", "exercises"):
+        assert command in out

@@ -1,0 +1,3 @@
+"""Entropy coding and the compressed file (chapter 5): ``bitio``, ``huffman`` (the textbook),
+``huffman_tables`` and ``huffman_fast`` (the fast decoder), ``relative_index`` (sparse storage),
+``tcz`` (the file), ``accounting`` (where its bytes go), ``compare`` (zlib and lzma)."""

@@ -1,74 +1,29 @@
-"""The ``.tcz`` file: a whole compressed model in one documented, pickle-free binary container.
+"""Where the bytes of a ``.tcz`` file go: the paper's per-layer size accounting.
 
-Han, Mao & Dally, *Deep Compression* (ICLR 2016), §2-§4: a pruned, quantised layer is stored
-as relative indices (:mod:`.sparse_index`) and codebook indices, both Huffman-coded
-(:mod:`.huffman`), plus the codebook. This module chooses, per tensor, the smallest of those
-representations, writes them with a manifest and checksums, and reads them back bit for bit.
-
-File layout (all integers little-endian)::
-
-    offset  size  field
-    0       4     magic b"\\x89TCZ"
-    4       1     format version (1)
-    5       4     manifest length M (uint32)
-    9       4     CRC-32 of the manifest bytes
-    13      M     manifest: zlib-compressed compact JSON
-    13+M    ...   one section per tensor, in manifest order: its bytes, then their CRC-32
-
-The manifest is ``{"arch": <architecture>, "meta": {...}, "t": [tensor, ...]}`` with the
-architecture of :func:`tinycompress.checkpoint.architecture` (layer types, names and
-configs: the shapes follow from it) and one entry per parameter and buffer, in the order of
-:func:`tinycompress.checkpoint.state_arrays`. A tensor entry has ``z`` (section bytes) and
-``k`` (kind):
-
-- ``"r"`` raw: the array's bytes (dtype from the architecture, float32 by default);
-- ``"d"`` dense coded: ``n = size`` values; ``"s"`` sparse coded: ``n`` entries in
-  relative-index form with ``b``-bit gaps and filler zeros.
-
-A coded tensor's section holds its ``c`` codebook values (raw, sorted by bit pattern), then
-the value stream (``c > 0``: codebook indices; ``c = 0``: raw values), then, if sparse, the
-gap stream. A symbol stream is described by ``{"f": w}`` (fixed ``w``-bit fields) or
-``{"h": nbits, "a": A, "w": lw}`` (Huffman: ``A`` code lengths of ``lw`` bits each, then
-``nbits`` bits of code words); every part is padded to whole bytes. The encoder tries every
-layout (and, unless told, every gap width ``b`` in 1..12) and keeps the smallest.
-
-Reading validates everything before it allocates: the magic, version, checksums, that the
-manifest's sizes add up to the file's, that the model is no larger than
-:data:`MAX_ELEMENTS`, that code-length tables are prefix codes and that bit streams end
-exactly where they should. Any violation raises :class:`FormatError`.
+Han, Mao & Dally, *Deep Compression* (ICLR 2016), Tables 2-3: per layer, the weights kept, the
+bits per weight and per index before Huffman coding (P+Q) and after (P+Q+H), and the
+compression rate. Here every number is read from the file's own bytes, through
+:func:`.tcz.read_records`: :func:`tensor_row` accounts for one tensor's section,
+:func:`inspect_bytes` (or :func:`inspect`, for a path) for every layer and the whole file,
+and :func:`format_inspect` prints the table.
 """
 
 from __future__ import annotations
 
-import lzma
-import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .relative_index import encode_relative
-from .tcz import VERSION, TensorRecord, _nbytes, _read_file, _uint_view, read_records
+from ..nn.model import Sequential
+from .tcz import VERSION, TensorRecord, bit_patterns, read_file, read_records
 
 
-def _stream_bits(desc: dict[str, Any], n: int) -> tuple[int, int]:
+def stream_bits(desc: dict[str, Any], n: int) -> tuple[int, int]:
     """``(code bits, table bits)`` of a stream as stored (padding excluded)."""
     if "f" in desc:
         return desc["f"] * n, 0
     return desc["h"], desc["a"] * desc["w"]
-
-
-def _stream_symbols(rec: TensorRecord) -> dict[str, np.ndarray]:
-    """The symbol streams a coded tensor was stored as: codebook indices and gaps."""
-    bits = _uint_view(rec.array)
-    out: dict[str, np.ndarray] = {}
-    entries = bits
-    if rec.desc["k"] == "s":
-        rel = encode_relative(bits, rec.desc["b"])
-        entries, out["gaps"] = rel.values, rel.gaps
-    if rec.desc.get("c"):
-        out["indices"] = np.searchsorted(np.unique(entries), entries)
-    return out
 
 
 def tensor_row(rec: TensorRecord) -> dict[str, Any]:
@@ -82,7 +37,7 @@ def tensor_row(rec: TensorRecord) -> dict[str, Any]:
     ``4 n``.
     """
     desc, size = rec.desc, rec.array.size
-    bits = _uint_view(rec.array)
+    bits = bit_patterns(rec.array)
     item = 8 * rec.array.dtype.itemsize
     row: dict[str, Any] = {
         "name": rec.name, "shape": list(rec.array.shape), "weights": int(size),
@@ -93,13 +48,13 @@ def tensor_row(rec: TensorRecord) -> dict[str, Any]:
     n = desc.get("n", size)
     k = row["codebook"]
     if k:
-        wb, (wcode, wtable) = max(k - 1, 0).bit_length(), _stream_bits(desc["v"], n)
+        wb, (wcode, wtable) = max(k - 1, 0).bit_length(), stream_bits(desc["v"], n)
     else:
         wb, wcode, wtable = item, item * n, 0
     ib, icode, itable = 0, 0, 0
     if desc["k"] == "s":
         ib = desc["b"]
-        icode, itable = _stream_bits(desc["g"], n)
+        icode, itable = stream_bits(desc["g"], n)
     dense_bits = item * size or 1
     row.update({
         "entries": int(n),
@@ -116,7 +71,13 @@ def tensor_row(rec: TensorRecord) -> dict[str, Any]:
 
 def inspect_bytes(blob: bytes) -> dict[str, Any]:
     """Per-layer and total storage of ``.tcz`` bytes (see :func:`inspect`)."""
-    model, meta, records = read_records(blob)
+    return inspect_records(len(blob), *read_records(blob))
+
+
+def inspect_records(file_bytes: int, model: Sequential, meta: dict[str, Any],
+                    records: list[TensorRecord]) -> dict[str, Any]:
+    """Per-layer and total storage of a file of ``file_bytes`` bytes that
+    :func:`~.tcz.read_records` parsed into ``(model, meta, records)``."""
     tensors = [tensor_row(r) for r in records]
     by_name = {t["name"]: t for t in tensors}
     layers = []
@@ -138,8 +99,8 @@ def inspect_bytes(blob: bytes) -> dict[str, Any]:
     sections = sum(len(r.section) + 4 for r in records)
     return {
         "model": model.name, "format_version": VERSION, "layers": layers, "tensors": tensors,
-        "header_and_manifest_bytes": len(blob) - sections, "section_bytes": sections,
-        "file_bytes": len(blob), "dense_bytes": dense, "ratio": dense / len(blob),
+        "header_and_manifest_bytes": file_bytes - sections, "section_bytes": sections,
+        "file_bytes": file_bytes, "dense_bytes": dense, "ratio": dense / file_bytes,
         "meta": meta,
     }
 
@@ -153,7 +114,7 @@ def inspect(path: str | Path) -> dict[str, Any]:
     totals ``file_bytes``, ``dense_bytes`` (the float32 size of the model, 4 bytes per
     parameter) and ``ratio``.
     """
-    return inspect_bytes(_read_file(path))
+    return inspect_bytes(read_file(path))
 
 
 def format_inspect(report: dict[str, Any]) -> str:
@@ -180,34 +141,3 @@ def format_inspect(report: dict[str, Any]) -> str:
                  "before / after Huffman (H); rate P+Q and formula = the paper's accounting "
                  "before / after Huffman; rate = the layer's W section bytes / float32 bytes")
     return "\n".join(lines)
-
-
-def general_purpose_sizes(path: str | Path) -> list[dict[str, Any]]:
-    """zlib (level 9) and lzma on the float32 weights, the index streams and the file itself.
-
-    Rows ``{"data", "raw", "zlib", "lzma", "tcz"}`` in bytes: the decoded model's parameters
-    as float32; the codebook indices and the gaps of the coded tensors, one byte per symbol
-    (two if the alphabet needs it), beside the bytes those streams take in the file; and the
-    ``.tcz`` file, which general-purpose compressors should hardly shrink further.
-    """
-    blob = _read_file(path)
-    model, _, records = read_records(blob)
-    weights = b"".join(np.ascontiguousarray(p, dtype=np.float32).tobytes()
-                       for _, _, p in model.parameters())
-    streams: dict[str, list[np.ndarray]] = {"indices": [], "gaps": []}
-    stored = {"indices": 0, "gaps": 0}
-    for rec in records:
-        if rec.desc["k"] == "r":
-            continue
-        for kind, symbols in _stream_symbols(rec).items():
-            dtype = np.uint8 if symbols.max(initial=0) < 256 else np.uint16
-            streams[kind].append(symbols.astype(dtype))
-            key = "v" if kind == "indices" else "g"
-            code, table = _stream_bits(rec.desc[key], rec.desc["n"])
-            stored[kind] += _nbytes(code) + _nbytes(table)
-    rows = [{"data": "float32 weights", "bytes": weights, "tcz": None}]
-    rows += [{"data": f"{kind} (1 symbol per byte)", "bytes": b"".join(a.tobytes() for a in s),
-              "tcz": stored[kind]} for kind, s in streams.items() if s]
-    rows.append({"data": ".tcz file", "bytes": blob, "tcz": len(blob)})
-    return [{"data": r["data"], "raw": len(r["bytes"]), "zlib": len(zlib.compress(r["bytes"], 9)),
-             "lzma": len(lzma.compress(r["bytes"], preset=9)), "tcz": r["tcz"]} for r in rows]

@@ -1,11 +1,12 @@
 """Packing integers into bit strings and back, most significant bit first.
 
-Shared by the Huffman coder and the ``.tcz`` container (Han, Mao & Dally, *Deep Compression*,
-ICLR 2016, §4: weight indices and sparse index gaps are stored as bit strings). Two
-shapes of the same operation:
+Han, Mao & Dally, *Deep Compression* (ICLR 2016, §4) store weight indices and sparse index
+gaps as bit strings; these helpers are shared by the Huffman coder (:mod:`.huffman`) and the
+``.tcz`` file (:mod:`.tcz`). Two shapes of the same operation:
 
 - :func:`pack_codes` writes a sequence of variable-length code words ``c_i`` of ``l_i`` bits
-  each, back to back, into ``ceil(sum(l_i) / 8)`` bytes (the last byte padded with zeros);
+  each, back to back, into ``ceil(sum(l_i) / 8)`` bytes (the last byte padded with zeros,
+  :func:`bytes_for`);
 - :func:`pack_fixed` / :func:`unpack_fixed` are the special case ``l_i = w`` for all ``i``
   (plain ``w``-bit unsigned integers), whose inverse is a reshape rather than a search.
 
@@ -21,6 +22,11 @@ from ..errors import FormatError
 
 MAX_CODE_LENGTH = 64
 """Longest code word (bits) these helpers pack: code words are held in ``uint64``."""
+
+
+def bytes_for(nbits: int) -> int:
+    """Whole bytes that hold ``nbits`` bits, the last one zero-padded: ``ceil(nbits / 8)``."""
+    return -(-nbits // 8)
 
 
 def pack_codes(codes: np.ndarray, lengths: np.ndarray) -> tuple[bytes, int]:

@@ -1,4 +1,4 @@
-"""Huffman coding: optimal prefix codes, canonical form, and two decoders.
+"""Huffman coding: optimal prefix codes, their canonical form, and the readable decoder.
 
 Huffman, *A Method for the Construction of Minimum-Redundancy Codes* (Proc. IRE, 1952), as
 used by Han, Mao & Dally, *Deep Compression* (ICLR 2016, §4) on the quantised weight indices
@@ -17,19 +17,12 @@ The pieces, in the order a reader meets them:
 3. :func:`encode` packs the code words of a symbol stream with NumPy (:mod:`.bitio`).
 4. :func:`decode_bitwise` is the readable decoder: read one bit, and check whether the bits
    so far form a word of their length (canonical words of one length are consecutive).
-5. :func:`decode` is the fast, table-driven decoder. It looks up ``T`` bits at a time in a
-   table of ``2^T`` entries (words longer than ``T`` bits fall back to a canonical search on
-   a wider window), which gives ``next(p) = p + length(word at p)`` for many positions ``p``
-   in one NumPy call. The word starts are the orbit ``0, next(0), next(next(0)), ...``: a
-   sequential chain, which is followed in thousands of parallel *lanes* started at evenly
-   spaced bit offsets. Huffman codes resynchronise after a few words, so a lane started at
-   an arbitrary bit soon joins the true chain; the short stretches before that are
-   re-walked exactly, one word at a time, from the true entry points. A second table gives
-   all the (up to 4) words that lie wholly in a ``T``-bit window, so a lane advances about
-   ``T / L`` words per lookup.
 
-Every decoder validates its input: a stream that ends early, bits that match no code word,
-trailing bits, or a length table that is not a prefix code raise :class:`FormatError`.
+The fast, table-driven decoder the ``.tcz`` reader uses is :func:`.huffman_fast.decode`,
+tested equal to :func:`decode_bitwise`. Stored input is validated: a length table that is not
+a prefix code (:meth:`HuffmanCode.from_lengths`), and, in both decoders, a stream that ends
+early, bits that match no code word or trailing bits raise :class:`FormatError`
+(:func:`check_stream` holds the size checks the decoders share).
 """
 
 from __future__ import annotations
@@ -304,7 +297,17 @@ def encode(symbols: np.ndarray, code: HuffmanCode) -> tuple[bytes, int]:
     return pack_codes(code.codes[symbols], lengths)
 
 
-def _check_stream(data: bytes, nbits: int, n: int, code: HuffmanCode) -> None:
+def check_stream(data: bytes, nbits: int, n: int, code: HuffmanCode) -> None:
+    """Refuse sizes no stream can have: ``nbits`` past the data, ``n`` symbols in fewer bits.
+
+    The checks both decoders make before reading a bit.
+
+    Raises
+    ------
+    FormatError
+        If a size is negative, the data hold fewer than ``nbits`` bits, symbols are announced
+        for a code without words, or ``n > nbits`` (every code word has at least one bit).
+    """
     if nbits < 0 or n < 0:
         raise FormatError(f"negative stream size (nbits={nbits}, n={n})")
     if nbits > 8 * len(data):
@@ -333,7 +336,7 @@ def decode_bitwise(data: bytes, nbits: int, n: int, code: HuffmanCode) -> np.nda
         If the bits match no code word, end in the middle of one or before ``n`` symbols,
         or leave bits over.
     """
-    _check_stream(data, nbits, n, code)
+    check_stream(data, nbits, n, code)
     first = code.first_code.tolist()
     count = code.count.tolist()
     offset = code.offset.tolist()

@@ -1,35 +1,23 @@
-"""Huffman coding: optimal prefix codes, canonical form, and two decoders.
+"""Fast Huffman decoding: parallel lanes that resynchronise, stitched into the exact walk.
 
-Huffman, *A Method for the Construction of Minimum-Redundancy Codes* (Proc. IRE, 1952), as
-used by Han, Mao & Dally, *Deep Compression* (ICLR 2016, §4) on the quantised weight indices
-and the sparse index gaps of a pruned network ("saves 20%-30% of network storage").
+Huffman, *A Method for the Construction of Minimum-Redundancy Codes* (Proc. IRE, 1952): the
+canonical codes of :mod:`.huffman`, in which Han, Mao & Dally, *Deep Compression* (ICLR 2016,
+§4) store weight indices and index gaps. :func:`decode` is the decoder the ``.tcz`` reader
+uses; it is tested equal to the readable :func:`.huffman.decode_bitwise`.
 
-The pieces, in the order a reader meets them:
+It looks up ``T`` bits at a time in a table of ``2^T`` entries (words longer than ``T`` bits
+fall back to a canonical search on a wider window; :class:`.huffman_tables.WordReader`), which
+gives ``next(p) = p + length(word at p)`` for many positions ``p`` in one NumPy call. The word
+starts are the orbit ``0, next(0), next(next(0)), ...``: a sequential chain, which is followed
+in thousands of parallel *lanes* started at evenly spaced bit offsets (:func:`_run_lanes`).
+Huffman codes resynchronise after a few words, so a lane started at an arbitrary bit soon
+joins the true chain; the short stretches before that are re-walked exactly, one word at a
+time, from the true entry points (:func:`_stitch`). A second table gives all the (up to 4)
+words that lie wholly in a ``T``-bit window, so a lane advances about ``T / L`` words per
+lookup.
 
-1. :func:`huffman_merges` builds the Huffman tree from symbol counts with a binary heap (merge
-   the two lightest subtrees until one is left); :func:`code_lengths` returns each symbol's
-   depth ``l_s`` in it.
-   Huffman's code minimises the average length ``L = sum_s p_s l_s`` over all prefix codes,
-   and ``H(p) <= L < H(p) + 1`` where ``H(p) = -sum_s p_s log2 p_s`` (:func:`entropy`).
-2. :func:`canonical_codes` turns lengths into code words: sort symbols by ``(l_s, s)`` and
-   count upwards, shifting left whenever the length grows. Only the lengths need storing.
-   A length table describes a prefix code iff the Kraft sum ``sum_s 2^-l_s <= 1``.
-3. :func:`encode` packs the code words of a symbol stream with NumPy (:mod:`.bitio`).
-4. :func:`decode_bitwise` is the readable decoder: read one bit, and check whether the bits
-   so far form a word of their length (canonical words of one length are consecutive).
-5. :func:`decode` is the fast, table-driven decoder. It looks up ``T`` bits at a time in a
-   table of ``2^T`` entries (words longer than ``T`` bits fall back to a canonical search on
-   a wider window), which gives ``next(p) = p + length(word at p)`` for many positions ``p``
-   in one NumPy call. The word starts are the orbit ``0, next(0), next(next(0)), ...``: a
-   sequential chain, which is followed in thousands of parallel *lanes* started at evenly
-   spaced bit offsets. Huffman codes resynchronise after a few words, so a lane started at
-   an arbitrary bit soon joins the true chain; the short stretches before that are
-   re-walked exactly, one word at a time, from the true entry points. A second table gives
-   all the (up to 4) words that lie wholly in a ``T``-bit window, so a lane advances about
-   ``T / L`` words per lookup.
-
-Every decoder validates its input: a stream that ends early, bits that match no code word,
-trailing bits, or a length table that is not a prefix code raise :class:`FormatError`.
+Like the readable decoder, it raises :class:`FormatError` on a stream that ends early, bits
+that match no code word, or trailing bits.
 """
 
 from __future__ import annotations
@@ -37,7 +25,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import FormatError
-from .huffman import HuffmanCode, _check_stream
+from .huffman import HuffmanCode, check_stream
+from .huffman_tables import WordReader
 
 DEFAULT_TABLE_BITS = 16
 """Width ``T`` of the fast decoder's first-level lookup table (``2^T`` entries)."""
@@ -51,167 +40,8 @@ _LANE_BITS = 512
 """Bits per lane in the fast decoder's parallel walk (a power of two)."""
 
 
-_NOWHERE = 1 << 30
-"""Length stored for bits that start no code word.
-
-The walks step over such bits by one bit instead (every step then advances, so a table
-width bounds how far ``s`` steps can go), and the symbol read-out finds them afterwards:
-only a step on the true walk is an error.
-"""
-
-
 _FIRST_STEPS = 8
 """Lane steps remembered from each segment's start (those before the walker met it)."""
-
-
-_MAX_WORDS = 4
-"""Most code words the fast decoder reads in one table lookup."""
-
-
-class _WordReader:
-    """Reads the code words at many bit positions at once, with a two-level lookup.
-
-    Level 1 is a table over all ``T``-bit windows ``v``: a word ``c`` of length ``l <= T``
-    fills entries ``c << (T - l)`` to ``((c + 1) << (T - l)) - 1`` with ``(l, symbol)``.
-    Entries that are the first ``T`` bits of a longer word hold length 0 and go to level 2,
-    the canonical search: for ``l = T+1, ..., L_max`` the ``l``-bit window ``v`` is word
-    ``F_l + j`` iff ``0 <= v - F_l < N_l``, and the first such ``l`` wins. Entries that start
-    no word at all hold :data:`_NOWHERE`.
-
-    A second table reads several words per lookup: for each window, the up to ``K`` words
-    (:data:`_MAX_WORDS`) that lie wholly inside it, one after the other, as ``count[v]``,
-    their total length ``step[v]`` and their symbols ``syms[v, :count[v]]``. A window whose
-    first word is longer than ``T`` has ``count`` 0 and ``step`` 0 (level 2 reads it), one
-    that starts no word has ``count`` 0 and ``step`` 1 (see :data:`_NOWHERE`).
-    """
-
-    def __init__(self, data: bytes, code: HuffmanCode, table_bits: int) -> None:
-        self.code = code
-        self.t = t = table_bits
-        pad = np.zeros(16, dtype=np.uint8)  # windows past the end read zeros
-        buf = np.concatenate([np.frombuffer(data, dtype=np.uint8), pad])
-        self.buf = buf
-        word32 = np.empty(buf.size, dtype=np.uint32)  # the 32 bits from each byte on
-        for r in range(4):  # big-endian words at byte offsets r, r + 4, ...
-            word = np.frombuffer(buf, dtype=">u4", offset=r, count=(buf.size - r) // 4)
-            word32[r::4][: word.size] = word
-        self.word32 = word32
-        self.mask = (1 << t) - 1
-        lengths = code.lengths.astype(np.int64)
-        # every word start is congruent to the first one modulo the gcd of the lengths
-        self.period = int(np.gcd.reduce(lengths[lengths > 0])) if code.max_length else 1
-        # level 1: the first word of every window
-        first_len = np.full(1 << t, _NOWHERE, dtype=np.int32)
-        first_sym = np.zeros(1 << t, dtype=np.min_scalar_type(max(code.num_symbols - 1, 0)))
-        long_ = np.flatnonzero(lengths > t)
-        prefix = code.codes[long_] >> (lengths[long_] - t).astype(np.uint64)
-        first_len[prefix.astype(np.int64)] = 0
-        self.has_long = long_.size > 0
-        short = np.flatnonzero((lengths > 0) & (lengths <= t))
-        span = np.int64(1) << (t - lengths[short])
-        first = code.codes[short].astype(np.int64) * span
-        idx = np.repeat(first - np.cumsum(span) + span, span) + np.arange(int(span.sum()))
-        first_len[idx] = np.repeat(lengths[short], span)
-        first_sym[idx] = np.repeat(short, span)
-        self.first_len = first_len
-        # several words per window: peel off the first word while the next one still fits
-        shortest = int(lengths[short].min()) if short.size else t
-        self.k = k = max(1, min(_MAX_WORDS, t // shortest))
-        self.syms = np.zeros((1 << t, k), dtype=first_sym.dtype)
-        self.upto = np.arange(k) < np.arange(k + 1)[:, None]  # upto[c, i]: is i < c
-        self.syms[:, 0] = first_sym
-        used = first_len.copy()  # bits taken by the words so far, in the windows still going
-        count = (first_len > 0) & (first_len <= t)
-        going = np.flatnonzero(count)
-        count = count.astype(np.int32)
-        for i in range(1, k):
-            rest = (going << used[going]) & self.mask  # the bits after them, zero-filled
-            length = first_len[rest]
-            fits = (length > 0) & (length <= t - used[going])
-            self.syms[going, i] = first_sym[rest]
-            going, length = going[fits], length[fits]
-            used[going] += length
-            count[going] += 1
-        self.count = count
-        self.step = np.where(used == _NOWHERE, 1, used).astype(np.int64)
-        self.first_step = np.where(first_len == _NOWHERE, 1, first_len).astype(np.int64)
-        self.max_step = max(t, code.max_length)  # the longest step a walk can take
-
-    def window(self, pos: np.ndarray, lo: int = 0) -> np.ndarray:
-        """The ``T`` bits from each bit position ``lo + pos`` (``lo`` a multiple of 8)."""
-        word = self.word32[lo >> 3 :].take(pos >> 3)
-        return (word >> (32 - self.t - (pos & 7))) & self.mask
-
-    def _lookup(
-        self, table: np.ndarray, pos: np.ndarray, lo: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        win = self.window(pos, lo)
-        step = table.take(win)
-        if self.has_long:
-            deep = np.flatnonzero(step == 0)
-            if deep.size:
-                length = self._long_codes(pos[deep] + lo)[0]
-                step[deep] = np.where(length == _NOWHERE, 1, length)
-        return win, pos + step
-
-    def next(self, pos: np.ndarray, lo: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """``(window, pos + length)`` of the words starting at bit positions ``lo + pos``.
-
-        ``pos`` is int64 of shape (k,), relative to ``lo`` (a multiple of 8); so is the result.
-        One bit on where the bits start no word; may exceed the stream where a word runs past
-        its end (the caller checks).
-        """
-        return self._lookup(self.first_step, pos, lo)
-
-    def next_words(self, pos: np.ndarray, lo: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """Like :meth:`next` but past all ``count[window]`` words of the window (at least one)."""
-        return self._lookup(self.step, pos, lo)
-
-    def symbols(
-        self, pos: np.ndarray, win: np.ndarray, single: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, int]:
-        """Symbols of the steps taken at ``pos`` (absolute) from windows ``win``, in order.
-
-        A step with ``single[i]`` set read one word (:meth:`next`), the others read
-        ``count[win]`` words (:meth:`next_words`; one word if it is longer than ``T``).
-        Returns the flat symbols, the number of words per step, and the index of the first
-        step on bits that start no word (-1 if none; the symbols stop before it).
-        """
-        count = self.count.take(win)
-        rows = self.syms.take(win, axis=0)
-        odd = np.flatnonzero(count == 0)  # a word longer than T, or no word at all
-        count = np.where(single, 1, count)
-        bad = odd[self.first_len.take(win[odd]) == _NOWHERE]
-        if self.has_long:
-            deep = odd[self.first_len.take(win[odd]) == 0]
-            length, rows[deep, 0] = self._long_codes(pos[deep])
-            count[deep] = 1
-            bad = np.concatenate([bad, deep[length == _NOWHERE]])
-        first_bad = int(bad.min()) if bad.size else -1
-        if first_bad >= 0:
-            count[first_bad:] = 0
-        keep = self.upto.take(count, axis=0)
-        return np.compress(keep.ravel(), rows.ravel()).astype(np.int64), count, first_bad
-
-    def _long_codes(self, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Level 2 at ``pos``: windows up to 64 bits, assembled from 9 bytes."""
-        code, byte, shift = self.code, pos >> 3, (pos & 7).astype(np.uint64)
-        word = np.zeros(pos.size, dtype=np.uint64)
-        for j in range(8):
-            word = (word << np.uint64(8)) | self.buf[byte + j].astype(np.uint64)
-        # the 9th byte supplies the last `shift` bits (a shift by 8 - 0 = 8 leaves nothing)
-        word = (word << shift) | (self.buf[byte + 8].astype(np.uint64) >> (np.uint64(8) - shift))
-        length = np.full(pos.size, _NOWHERE, dtype=np.int64)
-        symbol = np.zeros(pos.size, dtype=np.int64)
-        for n in range(self.t + 1, code.max_length + 1):
-            if code.count[n] == 0:
-                continue
-            v = word >> np.uint64(64 - n)
-            j = v - code.first_code[n]  # wraps around when v < F_n; the test below rejects it
-            hit = (length == _NOWHERE) & (v >= code.first_code[n]) & (j < np.uint64(code.count[n]))
-            length[hit] = n
-            symbol[hit] = code.sorted_symbols[code.offset[n] + j[hit].astype(np.int64)]
-        return length, symbol
 
 
 def decode(
@@ -219,12 +49,12 @@ def decode(
 ) -> np.ndarray:
     """Decode ``n`` symbols from ``nbits`` bits with lookup tables (the fast decoder).
 
-    Same contract and errors as :func:`decode_bitwise`, to which it is tested equal.
+    Same contract and errors as :func:`.huffman.decode_bitwise`, to which it is tested equal.
 
     Parameters
     ----------
     data, nbits, n, code
-        As for :func:`decode_bitwise`.
+        As for :func:`.huffman.decode_bitwise`.
     table_bits : int
         Width ``T`` of the lookup tables (``1..16``); longer words take the second level.
 
@@ -237,14 +67,14 @@ def decode(
     exactly (:func:`_stitch`). Blocks of ``_BLOCK_BITS`` bits bound the memory. A step may
     read words made of the zero padding after the last bit; :func:`_cut_at_end` drops them.
     """
-    _check_stream(data, nbits, n, code)
+    check_stream(data, nbits, n, code)
     if not 1 <= table_bits <= 16:
         raise ValueError("table_bits must lie in 1..16")
     if n == 0:
         if nbits:
             raise FormatError(f"{nbits} trailing bits after the last of 0 symbols")
         return np.empty(0, dtype=np.int64)
-    reader = _WordReader(data, code, table_bits)
+    reader = WordReader(data, code, table_bits)
     pieces: list[np.ndarray] = []
     decoded = entry = 0
     for lo in range(0, nbits, _BLOCK_BITS):
@@ -279,7 +109,7 @@ def _raise_bad_word(pos: int, nbits: int, good: int, n: int) -> None:
     )
 
 
-def _cut_at_end(reader: _WordReader, pos: int, count: int, nbits: int, good: int, n: int) -> int:
+def _cut_at_end(reader: WordReader, pos: int, count: int, nbits: int, good: int, n: int) -> int:
     """How many of the ``count`` words read from bit ``pos`` end by ``nbits``.
 
     The last step ran past ``nbits``: re-read its words one at a time; the walk must land on
@@ -296,14 +126,14 @@ def _cut_at_end(reader: _WordReader, pos: int, count: int, nbits: int, good: int
 
 
 def _run_lanes(
-    reader: _WordReader, lo: int, m: int, lane_bits: int, entry: int, marks: np.ndarray
+    reader: WordReader, lo: int, m: int, lane_bits: int, entry: int, marks: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Decode every segment ``[jB, (j+1)B)`` of the block from its first bit, all at once.
 
     Lane 0 starts at ``entry`` instead, and all lanes at positions congruent to ``entry``
     modulo the gcd of the code lengths (no other position can start a word; with words of
     a single length this puts every lane on the true walk). Each step reads all the words
-    of a table window (:meth:`_WordReader.next_words`); the lane sets ``marks[p]`` at every
+    of a table window (:meth:`WordReader.next_words`); the lane sets ``marks[p]`` at every
     position ``p`` it steps from, while ``p`` lies in its own segment. Returns
     ``(exit, first)``: each lane's first step position past its segment, and the positions
     of its first :data:`_FIRST_STEPS` steps (``m`` for steps not taken).
@@ -336,7 +166,7 @@ def _run_lanes(
 
 
 def _walk(
-    reader: _WordReader, lo: int, start: np.ndarray, end: np.ndarray, marks: np.ndarray
+    reader: WordReader, lo: int, start: np.ndarray, end: np.ndarray, marks: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Walk one word at a time from every ``start[j]`` while ``p < end[j]`` and not ``marks[p]``.
 
@@ -360,7 +190,7 @@ def _walk(
 
 
 def _stitch(
-    reader: _WordReader, lo: int, hi: int, entry: int
+    reader: WordReader, lo: int, hi: int, entry: int
 ) -> tuple[np.ndarray, int, int, int]:
     """Symbols of the orbit from ``entry`` inside the block ``[lo, hi)``.
 
@@ -394,7 +224,7 @@ def _stitch(
 
 
 def _stitch_lanes(
-    reader: _WordReader, lo: int, hi: int, entry: int, lane_bits: int, max_rounds: int | None
+    reader: WordReader, lo: int, hi: int, entry: int, lane_bits: int, max_rounds: int | None
 ) -> tuple[np.ndarray, int, int, int] | None:
     """:func:`_stitch` with segments of ``lane_bits``; None if it needs over ``max_rounds``."""
     m = hi - lo

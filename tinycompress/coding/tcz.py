@@ -1,9 +1,12 @@
 """The ``.tcz`` file: a whole compressed model in one documented, pickle-free binary container.
 
 Han, Mao & Dally, *Deep Compression* (ICLR 2016), §2-§4: a pruned, quantised layer is stored
-as relative indices (:mod:`.sparse_index`) and codebook indices, both Huffman-coded
+as relative indices (:mod:`.relative_index`) and codebook indices, both Huffman-coded
 (:mod:`.huffman`), plus the codebook. This module chooses, per tensor, the smallest of those
-representations, writes them with a manifest and checksums, and reads them back bit for bit.
+representations, writes them with a manifest and checksums (:func:`to_bytes`, :func:`save`),
+and reads them back bit for bit (:func:`from_bytes`, :func:`load`, and :func:`read_records`,
+which also returns what the file says about each tensor; :mod:`.accounting` turns that into
+the paper's size tables).
 
 File layout (all integers little-endian)::
 
@@ -16,9 +19,9 @@ File layout (all integers little-endian)::
     13+M    ...   one section per tensor, in manifest order: its bytes, then their CRC-32
 
 The manifest is ``{"arch": <architecture>, "meta": {...}, "t": [tensor, ...]}`` with the
-architecture of :func:`tinycompress.checkpoint.architecture` (layer types, names and
+architecture of :func:`tinycompress.nn.architecture.architecture` (layer types, names and
 configs: the shapes follow from it) and one entry per parameter and buffer, in the order of
-:func:`tinycompress.checkpoint.state_arrays`. A tensor entry has ``z`` (section bytes) and
+:func:`tinycompress.nn.architecture.state_arrays`. A tensor entry has ``z`` (section bytes) and
 ``k`` (kind):
 
 - ``"r"`` raw: the array's bytes (dtype from the architecture, float32 by default);
@@ -29,8 +32,9 @@ A coded tensor's section holds its ``c`` codebook values (raw, sorted by bit pat
 the value stream (``c > 0``: codebook indices; ``c = 0``: raw values), then, if sparse, the
 gap stream. A symbol stream is described by ``{"f": w}`` (fixed ``w``-bit fields) or
 ``{"h": nbits, "a": A, "w": lw}`` (Huffman: ``A`` code lengths of ``lw`` bits each, then
-``nbits`` bits of code words); every part is padded to whole bytes. The encoder tries every
-layout (and, unless told, every gap width ``b`` in 1..12) and keeps the smallest.
+``nbits`` bits of code words, read by :func:`.huffman_fast.decode`); every part is padded to
+whole bytes. The encoder tries every layout (and, unless told, every gap width ``b`` in
+1..12) and keeps the smallest.
 
 Reading validates everything before it allocates: the magic, version, checksums, that the
 manifest's sizes add up to the file's, that the model is no larger than
@@ -54,42 +58,26 @@ from ..nn.architecture import architecture, build_from_architecture, state_array
 from ..nn.checkpoint import atomic_write
 from ..nn.model import Sequential
 from . import huffman, huffman_fast
-from .bitio import pack_fixed, unpack_fixed
+from .bitio import bytes_for, pack_fixed, unpack_fixed
 from .relative_index import RelativeIndex, decode_relative, encode_relative
 
 MAGIC = b"\x89TCZ"
-
-
 VERSION = 1
-
-
 _HEADER = struct.Struct("<4sBII")  # magic, version, manifest length, manifest CRC-32
-
+_MAX_GAP_BITS = 16  # the widest gap field a file may declare
 
 MAX_ELEMENTS = 1 << 28
 """Largest total number of parameters a file may describe (1 GiB of float32)."""
 
-
 MAX_MANIFEST_BYTES = 1 << 24
 """Largest decompressed manifest."""
-
-
-
-
-_MAX_GAP_BITS = 16
-
 
 AUTO_INDEX_BITS = tuple(range(1, 13))
 """Gap widths tried when none is given."""
 
-
 IndexBits = int | dict[str, int] | None
 """Gap width: one for all tensors, per layer (``{"fc1": 5}``) or per tensor (``"fc1/W"``),
 or None to try every width in :data:`AUTO_INDEX_BITS` and keep the smallest."""
-
-
-def _nbytes(nbits: int) -> int:
-    return -(-nbits // 8)
 
 
 def encode_stream(symbols: np.ndarray, alphabet: int) -> tuple[dict[str, int], bytes]:
@@ -138,14 +126,14 @@ def decode_stream(cur: _Cursor, desc: Any, n: int, alphabet: int) -> np.ndarray:
         raise FormatError(f"{cur.where}: a stream description must be an object")
     if "f" in desc:
         width = _int(desc, "f", 0, 64, cur.where)
-        values = unpack_fixed(cur.take(_nbytes(n * width)), n, width)
+        values = unpack_fixed(cur.take(bytes_for(n * width)), n, width)
     else:
         nbits = _int(desc, "h", 0, 8 * len(cur.data), cur.where)
         used = _int(desc, "a", 1, alphabet, cur.where)
         lw = _int(desc, "w", 1, 7, cur.where)
-        lengths = unpack_fixed(cur.take(_nbytes(used * lw)), used, lw).astype(np.int64)
+        lengths = unpack_fixed(cur.take(bytes_for(used * lw)), used, lw).astype(np.int64)
         code = huffman.HuffmanCode.from_lengths(lengths)
-        values = huffman_fast.decode(cur.take(_nbytes(nbits)), nbits, n, code)
+        values = huffman_fast.decode(cur.take(bytes_for(nbits)), nbits, n, code)
     if values.size and int(values.max()) >= alphabet:
         raise FormatError(f"{cur.where}: a symbol exceeds the alphabet of {alphabet}")
     return values.astype(np.int64)
@@ -158,7 +146,7 @@ def _int(desc: dict[str, Any], key: str, lo: int, hi: int, where: str) -> int:
     return value
 
 
-def _uint_view(arr: np.ndarray) -> np.ndarray:
+def bit_patterns(arr: np.ndarray) -> np.ndarray:
     """The bit patterns of a float array as unsigned integers (so -0.0 != +0.0, NaN == NaN)."""
     return np.ascontiguousarray(arr).reshape(-1).view(f"u{arr.dtype.itemsize}")
 
@@ -167,7 +155,7 @@ def _encode_values(bits: np.ndarray) -> tuple[dict[str, Any], bytes]:
     """Values (as bit patterns) through a codebook of their distinct values, or raw."""
     raw = bits.tobytes()
     uniq, index = np.unique(bits, return_inverse=True)
-    if uniq.size > 1 << 16 or uniq.nbytes + _nbytes(bits.size) >= len(raw):
+    if uniq.size > 1 << 16 or uniq.nbytes + bytes_for(bits.size) >= len(raw):
         return {"c": 0}, raw  # every code word has at least one bit
     desc, stream = encode_stream(index.reshape(-1), uniq.size)
     coded = uniq.tobytes() + stream
@@ -192,7 +180,7 @@ def encode_tensor(arr: np.ndarray, index_bits: tuple[int, ...] = AUTO_INDEX_BITS
     data : bytes
         The section.
     """
-    bits = _uint_view(arr)
+    bits = bit_patterns(arr)
     best: tuple[dict[str, Any], bytes] = ({"k": "r"}, bits.tobytes())
     candidates = [({"k": "d", "n": int(bits.size)}, *_encode_values(bits))]
     if bits.size and np.count_nonzero(bits) < bits.size:
@@ -259,17 +247,29 @@ def to_bytes(model: Sequential, index_bits: IndexBits = None,
     for name, arr in state_arrays(model).items():
         desc, data = encode_tensor(np.asarray(arr), _bits_for(name, index_bits))
         descs.append({**desc, "z": len(data)})
-        sections.append(data + struct.pack("<I", zlib.crc32(data)))
-    doc = {"arch": architecture(model), "meta": meta or {}, "t": descs}
+        sections.append(data)
+    return assemble({"arch": architecture(model), "meta": meta or {}, "t": descs}, sections)
+
+
+def assemble(doc: dict[str, Any], sections: list[bytes]) -> bytes:
+    """The file of a manifest ``doc`` and its tensor sections, in the layout above.
+
+    The header, the manifest (compact JSON, zlib level 9), then each section followed by its
+    CRC-32. Nothing is checked: :func:`to_bytes` makes ``doc`` and ``sections`` agree.
+    """
     manifest = zlib.compress(json.dumps(doc, separators=(",", ":")).encode(), 9)
     header = _HEADER.pack(MAGIC, VERSION, len(manifest), zlib.crc32(manifest))
-    return header + manifest + b"".join(sections)
+    return header + manifest + b"".join(s + struct.pack("<I", zlib.crc32(s)) for s in sections)
 
 
 def save(model: Sequential, path: str | Path, index_bits: IndexBits = None,
          meta: dict[str, Any] | None = None) -> Path:
     """Write ``model`` (and JSON-able ``meta``) as a ``.tcz`` file, atomically."""
-    blob = to_bytes(model, index_bits, meta)
+    return write_file(to_bytes(model, index_bits, meta), path)
+
+
+def write_file(blob: bytes, path: str | Path) -> Path:
+    """Write ``.tcz`` bytes (from :func:`to_bytes`) to ``path``, atomically; returns the path."""
     atomic_write(path, lambda f: f.write(blob))
     return Path(path)
 
@@ -287,10 +287,32 @@ class TensorRecord:
 def read_records(blob: bytes) -> tuple[Sequential, dict[str, Any], list[TensorRecord]]:
     """Parse and validate ``.tcz`` bytes: ``(model, meta, records)``.
 
+    In the order of the file: the header and manifest (:func:`_read_manifest`); the model the
+    architecture describes, with placeholder weights; the sections' sizes, checked against
+    that model and the file's length (:func:`_section_sizes`); then each section, checksummed
+    and decoded (:func:`_read_sections`), whose arrays replace the placeholders.
+
     Raises
     ------
     FormatError
         On any malformed, truncated, corrupt or oversized content.
+    """
+    arch, meta, descs, start = _read_manifest(blob)
+    model = build_from_architecture(arch, FormatError)
+    expected = state_arrays(model)
+    sizes = _section_sizes(blob, start, descs, expected)
+    records = _read_sections(blob, start, expected, descs, sizes)
+    for layer in model.layers:
+        for store in (layer.params, layer.buffers):
+            for key in store:
+                store[key] = next(r.array for r in records if r.name == f"{layer.name}/{key}")
+    return model, meta, records
+
+
+def _read_manifest(blob: bytes) -> tuple[Any, Any, Any, int]:
+    """Check the header, inflate and parse the manifest: ``(arch, meta, descs, end)``.
+
+    ``end`` is the offset of the first section. The manifest's content is not checked here.
     """
     if len(blob) < _HEADER.size:
         raise FormatError(f"only {len(blob)} bytes: too short for a .tcz header")
@@ -315,9 +337,17 @@ def read_records(blob: bytes) -> tuple[Sequential, dict[str, Any], list[TensorRe
         raise
     except Exception as exc:  # zlib.error, UnicodeDecodeError, JSONDecodeError, KeyError, ...
         raise FormatError(f"the manifest is unreadable: {exc!r}") from exc
-    model = build_from_architecture(arch, FormatError)
-    expected = state_arrays(model)
-    if not isinstance(descs, list) or len(descs) != len(expected):
+    return arch, meta, descs, _HEADER.size + mlen
+
+
+def _section_sizes(blob: bytes, start: int, descs: Any, expected: dict[str, np.ndarray]
+                   ) -> list[int]:
+    """The section sizes ``z`` of the manifest's tensor entries ``descs``, once they are known
+    to describe the ``expected`` tensors, a model within :data:`MAX_ELEMENTS`, and sections
+    that fill the file from ``start`` to its end."""
+    if not isinstance(descs, list):
+        raise FormatError("the manifest's tensor list 't' is not a list: the file is corrupt")
+    if len(descs) != len(expected):
         raise FormatError(f"the manifest lists {len(descs)} tensors, the architecture has "
                           f"{len(expected)}")
     total = sum(a.size for a in expected.values())
@@ -327,12 +357,18 @@ def read_records(blob: bytes) -> tuple[Sequential, dict[str, Any], list[TensorRe
              for d in descs]
     if min(sizes, default=0) < 0:
         raise FormatError("a tensor entry in the manifest is not an object")
-    if _HEADER.size + mlen + sum(sizes) + 4 * len(sizes) != len(blob):
+    if start + sum(sizes) + 4 * len(sizes) != len(blob):
         raise FormatError(
             f"the file has {len(blob)} bytes but its manifest accounts for "
-            f"{_HEADER.size + mlen + sum(sizes) + 4 * len(sizes)}: truncated or corrupt"
+            f"{start + sum(sizes) + 4 * len(sizes)}: truncated or corrupt"
         )
-    records, pos = [], _HEADER.size + mlen
+    return sizes
+
+
+def _read_sections(blob: bytes, start: int, expected: dict[str, np.ndarray],
+                   descs: list[dict[str, Any]], sizes: list[int]) -> list[TensorRecord]:
+    """Each section from ``start`` on, its CRC-32 checked, decoded to its expected tensor."""
+    records, pos = [], start
     for (name, ref), desc, size in zip(expected.items(), descs, sizes, strict=True):
         section = blob[pos : pos + size]
         (crc,) = struct.unpack_from("<I", blob, pos + size)
@@ -341,20 +377,22 @@ def read_records(blob: bytes) -> tuple[Sequential, dict[str, Any], list[TensorRe
             raise FormatError(f"{name}: the section's checksum does not match: the file is corrupt")
         flat = decode_tensor(section, desc, ref.size, ref.dtype, name)
         records.append(TensorRecord(name, desc, section, flat.reshape(ref.shape)))
-    for layer in model.layers:
-        for store in (layer.params, layer.buffers):
-            for key in store:
-                store[key] = next(r.array for r in records if r.name == f"{layer.name}/{key}")
-    return model, meta, records
+    return records
+
+
+def from_bytes(blob: bytes) -> tuple[Sequential, dict[str, Any]]:
+    """``.tcz`` bytes back to ``(model, meta)``, the inverse of :func:`to_bytes`."""
+    model, meta, _ = read_records(blob)
+    return model, meta
 
 
 def load(path: str | Path) -> tuple[Sequential, dict[str, Any]]:
     """Read a ``.tcz`` file: ``(model, meta)`` with the exact weights that were saved."""
-    model, meta, _ = read_records(_read_file(path))
-    return model, meta
+    return from_bytes(read_file(path))
 
 
-def _read_file(path: str | Path) -> bytes:
+def read_file(path: str | Path) -> bytes:
+    """The bytes of the ``.tcz`` file at ``path``; :class:`FormatError` if there is none."""
     path = Path(path)
     if not path.is_file():
         raise FormatError(f"no .tcz file at {path}")

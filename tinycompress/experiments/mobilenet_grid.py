@@ -1,30 +1,25 @@
-"""MobileNetV1 (Howard et al. 2017): the architecture, its multipliers, and a small MNIST study.
+"""Experiment: the MNIST MobileNet's accuracy and cost over width and resolution multipliers.
 
-The body (the paper's Table 1) is a standard 3x3 convolution followed by 13 depthwise-separable
-blocks (depthwise 3x3 -> BN -> ReLU -> pointwise 1x1 -> BN -> ReLU), global average pooling and
-one fully-connected classifier. Every 3x3 layer uses padding 1, so a stride-2 layer maps a side
-I to ceil(I/2). Table 1 prints stride 2 for the last depthwise layer; the paper's counts need
-stride 1 (its input is already 7x7), which is what is built here.
+The analogue of Howard et al. 2017, "MobileNets", Tables 4-7.
 
-Counting conventions, matching the paper's tables exactly:
+What it measures: every (alpha, resolution) pair of :data:`ALPHAS` x
+:data:`MNIST_RESOLUTIONS`, with depthwise-separable and with full convolutions, trained from
+scratch for a few epochs on a subset of the training images (:func:`train_point`) and tested on
+all 10,000 test images: MultAdds, parameters, weights, test accuracy and training time.
 
-- *MultAdds*: convolution and fully-connected multiply-accumulates (the
-  :mod:`tinycompress.layers` convention). 1.0 MobileNet-224: 568,740,352.
-- The paper's *parameters* are the conv + FC **weights** (no biases, no BN): the ``weights``
-  total of ``model.summary()`` (4,209,088 for 1.0-224). The summary's ``params`` counts every
-  trainable array, as for every model in the zoo: the weights plus the classifier's bias plus
-  BatchNorm's gamma and beta (4,231,976 for 1.0-224). Both round to the paper's 4.2 M, and so
-  for every row of its Tables 4-7. (BatchNorm's running statistics are buffers, not
-  parameters.)
+How to run it (about 20 minutes; one BLAS thread, the machine is shared)::
 
-Layer names: ``conv0 bn0 relu0`` (stem), then per block k = 1..13 ``dw{k} dw{k}_bn dw{k}_relu
-pw{k} pw{k}_bn pw{k}_relu`` (or ``conv{k} conv{k}_bn conv{k}_relu`` with ``full_conv``), then
-``pool`` and ``fc``. Filter-pruning pointwise layer ``pw{k}`` removes channels of ``dw{k+1}``.
+    OPENBLAS_NUM_THREADS=1 python -m tinycompress.experiments.mobilenet_grid \
+        [--train-limit 20000] [--epochs 2] [--seed 0] [--out PATH]
+
+Where its JSON goes: ``data/results/mobilenet_grid.json``
+(:func:`~tinycompress.experiments.results.results_path`), rewritten after every point so that
+an interrupted run keeps what it finished; chapter 2 loads it.
 """
 
 from __future__ import annotations
 
-import json
+import argparse
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -33,13 +28,18 @@ from typing import Any
 import numpy as np
 
 from ..models.mobilenet import mobilenet_mnist, resize_images
-from ..nn.checkpoint import atomic_write, save_model
+from ..nn.checkpoint import save_model
 from ..nn.data import Normalization, load_split
 from ..nn.optim import SGD, cosine
 from ..nn.train import evaluate, fit
+from .results import results_path, write_results
 
 MNIST_RESOLUTIONS = (28, 24, 20, 16)
 """rho = 1, 6/7, 5/7, 4/7: the paper's 224, 192, 160, 128 scaled to 28x28 digits."""
+
+
+ALPHAS = (1.0, 0.75, 0.5, 0.25)
+"""The paper's width multipliers."""
 
 
 def mnist_arrays(
@@ -100,6 +100,23 @@ def run_grid(
             f"MultAdds {row['multadds']:>10,}  params {row['params']:>8,}  "
             f"acc {row['accuracy']:.4f}  ({row['train_seconds']} s)")
         if out is not None:
-            text = json.dumps({"rows": rows, "settings": train_kwargs}, indent=1)
-            atomic_write(out, lambda f, text=text: f.write(text.encode("utf-8")))
+            write_results(out, {"rows": rows, "settings": train_kwargs})
     return rows
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Train the whole grid (see the module docstring) and write its JSON."""
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--train-limit", type=int, default=20000)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=str(results_path("mobilenet_grid")))
+    args = parser.parse_args(argv)
+    points = [(a, r, full) for full in (False, True) for a in ALPHAS for r in MNIST_RESOLUTIONS]
+    run_grid(points, args.out, log=lambda s: print(s, flush=True),
+             train_limit=args.train_limit, epochs=args.epochs, seed=args.seed)
+
+
+if __name__ == "__main__":
+    main()

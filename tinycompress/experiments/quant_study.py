@@ -1,5 +1,7 @@
-"""The experiments of the trained-quantisation chapter, as functions that return tables
-(Han, Mao & Dally, *Deep Compression*, ICLR 2016, §3 and Figs. 7–8).
+"""Experiment: the studies of the trained-quantisation chapter, as functions that return tables
+(Han, Mao & Dally, *Deep Compression*, ICLR 2016, §3 and Figs. 7-8).
+
+What it measures:
 
 * :func:`init_sweep`: test error after clustering alone, for each initialisation and bit width
   (the paper's Fig. 8: linear initialisation wins except at very low bits).
@@ -11,9 +13,13 @@
   gradient, "centroid = mean of the fine-tuned weights", and re-assigning every step; each with
   its test error after every epoch.
 
-Every function takes ``load``, a zero-argument callable returning a fresh copy of the model
-(e.g. ``lambda: zoo.load_pretrained("lenet5")[0]``), so runs never leak into each other, and
-returns a list of plain dicts (one row each) for printing, plotting or ``json.dumps``.
+How to run it: chapter 4 calls the functions on the shipped LeNet checkpoints, e.g.
+``init_sweep(lambda: zoo.load_pretrained("lenet5")[0], X_test, y_test)``. Every function
+takes ``load``, a zero-argument callable returning a fresh copy of the model, so runs never
+leak into each other.
+
+Where its JSON goes: nowhere; each function returns a list of plain dicts (one row each) for
+printing, plotting or ``json.dumps``.
 """
 
 from __future__ import annotations
@@ -26,7 +32,13 @@ import numpy as np
 from ..nn.model import Sequential
 from ..nn.train import EpochStats, evaluate
 from ..quantization.kmeans import INITS
-from ..quantization.trained import BitsSpec, finetune, quantize_model, shared_constraints
+from ..quantization.trained import (
+    SPEC_KINDS,
+    BitsSpec,
+    finetune,
+    quantize_model,
+    shared_constraints,
+)
 from ..quantization.uniform import float16_roundtrip, linear_quantize
 
 Loader = Callable[[], Sequential]
@@ -92,7 +104,7 @@ def baselines(load: Loader, X: np.ndarray, y: np.ndarray,
     def converted(fn: Callable[[np.ndarray], np.ndarray]) -> float:
         model = load()
         for layer in model.layers:
-            if layer.has_weights:
+            if layer.kind in SPEC_KINDS:
                 layer.params["W"][...] = fn(layer.params["W"])
         return _error(model, X, y)
 

@@ -1,18 +1,12 @@
-"""The model zoo: architectures by name, and the trained checkpoints the project ships.
+"""LeNet-300-100 and LeNet-5 (LeCun et al. 1998), the MNIST networks Deep Compression prunes.
 
-- ``lenet-300-100``: 784-300-100-10 with ReLU (LeCun et al. 1998; the Deep Compression
+- :func:`lenet_300_100`: 784-300-100-10, fully connected with ReLU (the Deep Compression
   baseline): 266,610 parameters.
-- ``lenet5``: the Caffe variant used by Deep Compression: conv 20@5x5, max-pool 2,
-  conv 50@5x5, max-pool 2, fc 500, ReLU, fc 10 (no ReLU after the convolutions): 431,080
-  parameters.
-- ``mobilenet-v1``: MobileNetV1 (Howard et al. 2017) with ``alpha``, ``resolution``,
-  ``num_classes``, ``in_channels``, ``full_conv`` (see :mod:`tinycompress.mobilenet`).
-- ``mobilenet-mnist``: a five-block MobileNet for 28x28 digits, same options.
-- ``vgg16``: VGG-16 (Simonyan & Zisserman 2015, configuration D), the largest network Deep
-  Compression compresses: 138,357,544 parameters, 15,470,264,320 MultAdds at 224x224. Built
-  here for counting (``shape_only=True``), never trained (see chapter 6).
+- :func:`lenet5`: the Caffe variant Deep Compression uses: conv 20@5x5, max-pool 2, conv 50@5x5,
+  max-pool 2, fc 500, ReLU, fc 10 (no ReLU after the convolutions): 431,080 parameters.
 
-A zoo name given to a command means its shipped checkpoint (``data/checkpoints/<name>.npz``).
+Both count biases among their parameters, as the paper does (the MultAdd convention of
+:mod:`tinycompress.nn.base` leaves the bias additions out).
 """
 
 from __future__ import annotations

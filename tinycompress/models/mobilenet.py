@@ -1,15 +1,17 @@
-"""MobileNetV1 (Howard et al. 2017): the architecture, its multipliers, and a small MNIST study.
+"""MobileNetV1 (Howard et al. 2017): the architecture, its width and resolution multipliers.
 
 The body (the paper's Table 1) is a standard 3x3 convolution followed by 13 depthwise-separable
 blocks (depthwise 3x3 -> BN -> ReLU -> pointwise 1x1 -> BN -> ReLU), global average pooling and
 one fully-connected classifier. Every 3x3 layer uses padding 1, so a stride-2 layer maps a side
 I to ceil(I/2). Table 1 prints stride 2 for the last depthwise layer; the paper's counts need
-stride 1 (its input is already 7x7), which is what is built here.
+stride 1 (its input is already 7x7), which is what is built here. :func:`mobilenet_mnist` is a
+five-block variant for 28x28 digits, and :func:`resize_images` applies the resolution
+multiplier to them (the study that trains it is :mod:`tinycompress.experiments.mobilenet_grid`).
 
 Counting conventions, matching the paper's tables exactly:
 
-- *MultAdds*: convolution and fully-connected multiply-accumulates (the
-  :mod:`tinycompress.layers` convention). 1.0 MobileNet-224: 568,740,352.
+- *MultAdds*: convolution and fully-connected multiply-accumulates (the convention of
+  :mod:`tinycompress.nn.base`). 1.0 MobileNet-224: 568,740,352.
 - The paper's *parameters* are the conv + FC **weights** (no biases, no BN): the ``weights``
   total of ``model.summary()`` (4,209,088 for 1.0-224). The summary's ``params`` counts every
   trainable array, as for every model in the zoo: the weights plus the classifier's bias plus
@@ -39,10 +41,7 @@ from ..nn.pooling import GlobalAvgPool2D
 
 Block = tuple[int, int]  # (output channels at alpha = 1, stride)
 
-
 V1_STEM: Block = (32, 2)
-
-
 V1_BODY: tuple[Block, ...] = (
     (64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
     (512, 1), (512, 1), (512, 1), (512, 1), (512, 1),
@@ -50,10 +49,7 @@ V1_BODY: tuple[Block, ...] = (
 )
 """The 13 separable blocks of Table 1 (last depthwise at stride 1, see the module docstring)."""
 
-
 MNIST_STEM: Block = (16, 2)
-
-
 MNIST_BODY: tuple[Block, ...] = ((32, 1), (64, 2), (64, 1), (128, 2), (128, 1))
 """A five-block MobileNet for 28x28 digits: 28 -> 14 (stem) -> 7 -> 4, 128 channels at the end."""
 
@@ -90,7 +86,7 @@ def mobilenet(
     ``(in_channels, resolution, resolution)``.
 
     ``shape_only=True`` builds weightless placeholders (see
-    :class:`~tinycompress.layers.ShapeOnly`): for counting only, in milliseconds.
+    :class:`~tinycompress.nn.base.ShapeOnly`): for counting only, in milliseconds.
     """
     if resolution < 1:
         raise ValueError(f"resolution must be a positive number of pixels, got {resolution}")

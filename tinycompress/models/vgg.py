@@ -1,18 +1,9 @@
-"""The model zoo: architectures by name, and the trained checkpoints the project ships.
+"""VGG-16 (Simonyan & Zisserman 2015), the largest network Deep Compression compresses.
 
-- ``lenet-300-100``: 784-300-100-10 with ReLU (LeCun et al. 1998; the Deep Compression
-  baseline): 266,610 parameters.
-- ``lenet5``: the Caffe variant used by Deep Compression: conv 20@5x5, max-pool 2,
-  conv 50@5x5, max-pool 2, fc 500, ReLU, fc 10 (no ReLU after the convolutions): 431,080
-  parameters.
-- ``mobilenet-v1``: MobileNetV1 (Howard et al. 2017) with ``alpha``, ``resolution``,
-  ``num_classes``, ``in_channels``, ``full_conv`` (see :mod:`tinycompress.mobilenet`).
-- ``mobilenet-mnist``: a five-block MobileNet for 28x28 digits, same options.
-- ``vgg16``: VGG-16 (Simonyan & Zisserman 2015, configuration D), the largest network Deep
-  Compression compresses: 138,357,544 parameters, 15,470,264,320 MultAdds at 224x224. Built
-  here for counting (``shape_only=True``), never trained (see chapter 6).
-
-A zoo name given to a command means its shipped checkpoint (``data/checkpoints/<name>.npz``).
+Configuration D: 13 3x3 convolutions in five blocks, then three fully-connected layers;
+138,357,544 parameters (weights and biases) and 15,470,264,320 MultAdds at 224x224 (the
+convention of :mod:`tinycompress.nn.base`). Built here for counting (``shape_only=True``,
+weightless placeholders), never trained (see chapter 6).
 """
 
 from __future__ import annotations
@@ -36,8 +27,9 @@ def vgg16(num_classes: int = 1000, input_shape: Shape = (3, 224, 224), seed: int
     fc6 4096, fc7 4096 (ReLU, dropout 0.5) and fc8 ``num_classes``.
 
     Layer names follow Caffe (``conv1_1 .. conv5_3, fc6, fc7, fc8``), as in Deep Compression's
-    Table 5. ``shape_only=True`` builds weightless placeholders (:class:`ShapeOnly`): the
-    138 M weights (553 MB as float32) are then counted without being allocated.
+    Table 5. ``shape_only=True`` builds weightless placeholders
+    (:class:`~tinycompress.nn.base.ShapeOnly`): the 138 M weights (553 MB as float32) are then
+    counted without being allocated.
     """
     rng: np.random.Generator | ShapeOnly = (
         SHAPE_ONLY if shape_only else np.random.default_rng(seed)

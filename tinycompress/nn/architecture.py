@@ -74,7 +74,8 @@ def build_from_architecture(arch: Any, error: type[TinyCompressError] = Checkpoi
 
     The caller replaces every parameter and buffer by the arrays it read (checked against the
     placeholders' shapes). Any malformed description (an unknown layer type, a missing key, a
-    bad config, an absurd dimension) raises ``error``, the reading format's own exception.
+    bad config, an absurd dimension, layers that do not fit together) raises ``error``, the
+    reading format's own exception.
     """
     try:
         _check_dimensions(arch["layers"], error)
@@ -90,7 +91,7 @@ def build_from_architecture(arch: Any, error: type[TinyCompressError] = Checkpoi
                 config["rng"] = SHAPE_ONLY
             layers.append(cls(**config))
         return Sequential(layers, tuple(arch["input_shape"]), arch["name"])
-    except TinyCompressError:
+    except error:
         raise
-    except Exception as exc:  # any malformed description: bad config, wrong types, ...
+    except Exception as exc:  # any malformed description: bad config, layers that do not fit, ...
         raise error(f"invalid architecture description: {exc!r}") from exc

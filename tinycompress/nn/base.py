@@ -1,20 +1,25 @@
-"""Layers of the NumPy engine: forward, hand-derived backward, and shape-only counting.
+"""The layer abstraction of the NumPy engine, CS231n style: pure maths under thin objects.
 
-Every layer keeps the maths in small pure functions, CS231n style::
+Every layer keeps its maths in small pure functions (the modular design of CS231n's
+assignments)::
 
-    out, cache = conv2d_forward(x, W, b, stride, padding)
-    dx, dW, db = conv2d_backward(dout, cache)
+    out, cache = conv2d_forward(x, W, b, stride, padding)   # forward -> (out, cache)
+    dx, dW, db = conv2d_backward(dout, cache)               # backward(dout, cache)
 
-and a thin object around them that holds ``params``, ``grads``, ``buffers`` (non-trainable state
-such as BatchNorm's running statistics) and ``constraints`` (compression state, see
-:class:`Constraint`). Shapes are NCHW; arrays are float32 unless a test asks for float64. A
-convolution's output is an NCHW *view* of batch-last (C, H, W, N) memory, which elementwise
-layers and pooling keep (NumPy allocates results in their inputs' memory order): see
-:func:`im2col` for why.
+each backward pass derived in its docstring and proved against float64 finite differences
+(:mod:`.gradcheck`), and a thin :class:`Layer` around them that holds ``params``, ``grads``,
+``buffers`` (non-trainable state such as BatchNorm's running statistics) and ``constraints``
+(compression state, see :class:`Constraint`). Shapes are NCHW; arrays are float32 unless a test
+asks for float64.
 
-Counting convention (used by every counter and every chapter, the MobileNet paper's): a
+Counting convention (the MobileNet paper's, used by every counter and every chapter): a
 *MultAdd* is one multiply-accumulate of a convolution or fully-connected weight. Bias additions,
-BatchNorm, activations and pooling are not counted. Counting needs shapes only, never data.
+BatchNorm, activations and pooling are not counted. Counting needs shapes only, never data
+(:meth:`Layer.output_shape`, :meth:`Layer.multadds`), so :data:`SHAPE_ONLY` layers, whose
+weights occupy no memory, give the same parameter and MultAdd counts as real ones.
+
+Holds :class:`Layer`, :class:`Constraint`, :class:`ShapeOnly` and :data:`SHAPE_ONLY`,
+:func:`uniform_init` and :func:`check_input`.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ class Layer:
     """Base class: parameters, gradients, buffers, constraints, and shape-only counting."""
 
     prefix: ClassVar[str] = "layer"  # default name stem, e.g. "conv" -> conv1, conv2
-    has_weights: ClassVar[bool] = False  # True for layers whose "W" multiplies (conv, dense)
+    kind: ClassVar[str] = "layer"  # what it is to compression: "conv", "fc", "depthwise", "bn", ...
 
     def __init__(self, name: str | None = None) -> None:
         self.name = name

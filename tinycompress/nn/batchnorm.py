@@ -1,20 +1,10 @@
-"""Layers of the NumPy engine: forward, hand-derived backward, and shape-only counting.
+"""Batch normalization (Ioffe & Szegedy 2015) of convolutional feature maps.
 
-Every layer keeps the maths in small pure functions, CS231n style::
-
-    out, cache = conv2d_forward(x, W, b, stride, padding)
-    dx, dW, db = conv2d_backward(dout, cache)
-
-and a thin object around them that holds ``params``, ``grads``, ``buffers`` (non-trainable state
-such as BatchNorm's running statistics) and ``constraints`` (compression state, see
-:class:`Constraint`). Shapes are NCHW; arrays are float32 unless a test asks for float64. A
-convolution's output is an NCHW *view* of batch-last (C, H, W, N) memory, which elementwise
-layers and pooling keep (NumPy allocates results in their inputs' memory order): see
-:func:`im2col` for why.
-
-Counting convention (used by every counter and every chapter, the MobileNet paper's): a
-*MultAdd* is one multiply-accumulate of a convolution or fully-connected weight. Bias additions,
-BatchNorm, activations and pooling are not counted. Counting needs shapes only, never data.
+Each channel is standardised with the mean and variance of its N*H*W values, then scaled by
+``gamma`` and shifted by ``beta``. :func:`batchnorm_forward` returns ``(out, cache)``;
+:func:`batchnorm_backward` derives the input gradient through the batch statistics (the house
+style of :mod:`.base`). :class:`BatchNorm2D` is the layer, with running statistics kept as
+buffers for evaluation. BatchNorm costs no MultAdds (the convention of :mod:`.base`).
 """
 
 from __future__ import annotations
@@ -81,6 +71,7 @@ class BatchNorm2D(Layer):
     """
 
     prefix = "bn"
+    kind = "bn"
 
     def __init__(self, num_features: int, momentum: float = 0.1, eps: float = 1e-5,
                  name: str | None = None, dtype: Any = np.float32) -> None:

@@ -7,6 +7,12 @@ Layout of the archive (read with ``np.load(..., allow_pickle=False)``):
   "meta": {...}}``; ``meta`` is free-form (training recipe, accuracy, normalisation).
 - ``<layer>/<param>`` for every parameter and buffer (e.g. ``conv1/W``, ``bn1/running_mean``).
 
+The description and the array names are those of :mod:`.architecture`. Loading rebuilds the
+model with :func:`~.architecture.build_from_architecture`, whose layers hold shape-only
+placeholder weights (nothing drawn at random, no weight memory), checks every array of the
+archive against the shape the rebuilt layer expects (floating point, finite), and puts the
+loaded array in the placeholder's place.
+
 Writes are atomic: the archive is written to a temporary file in the same folder, flushed and
 renamed over the target, so an interrupted save never leaves a half-written checkpoint.
 """
@@ -27,8 +33,6 @@ from .architecture import architecture, build_from_architecture, state_arrays
 from .model import Sequential
 
 FORMAT = "tinycompress-checkpoint"
-
-
 VERSION = 1
 
 

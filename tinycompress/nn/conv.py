@@ -1,20 +1,11 @@
-"""Layers of the NumPy engine: forward, hand-derived backward, and shape-only counting.
+"""2-D convolution (LeCun et al. 1998), computed as one matrix product over im2col patches.
 
-Every layer keeps the maths in small pure functions, CS231n style::
-
-    out, cache = conv2d_forward(x, W, b, stride, padding)
-    dx, dW, db = conv2d_backward(dout, cache)
-
-and a thin object around them that holds ``params``, ``grads``, ``buffers`` (non-trainable state
-such as BatchNorm's running statistics) and ``constraints`` (compression state, see
-:class:`Constraint`). Shapes are NCHW; arrays are float32 unless a test asks for float64. A
-convolution's output is an NCHW *view* of batch-last (C, H, W, N) memory, which elementwise
-layers and pooling keep (NumPy allocates results in their inputs' memory order): see
-:func:`im2col` for why.
-
-Counting convention (used by every counter and every chapter, the MobileNet paper's): a
-*MultAdd* is one multiply-accumulate of a convolution or fully-connected weight. Bias additions,
-BatchNorm, activations and pooling are not counted. Counting needs shapes only, never data.
+:func:`conv2d_forward_naive` is the definition written as loops over output positions: the
+reference the fast version is tested against. :func:`conv2d_forward` unfolds the input with
+:func:`~.im2col.im2col` and multiplies once; :func:`conv2d_backward` is then a dense layer's
+backward on the patch matrix, folded back onto the input by :func:`~.im2col.col2im` (the house
+style of :mod:`.base`: ``forward -> (out, cache)``, ``backward(dout, cache)``). :class:`Conv2D`
+is the layer; it counts K*K*M*N*Ho*Wo MultAdds (the convention of :mod:`.base`).
 """
 
 from __future__ import annotations
@@ -58,8 +49,9 @@ def conv2d_forward(
     """Convolution as one matrix product: ``W_mat (F, C*K*K) @ cols (C*K*K, N*Ho*Wo)``.
 
     Shapes: x (N, C, H, W), W (F, C, K, K), b (F,) or None -> y (N, F, Ho, Wo). The product's
-    columns are ordered (i, j, n) (see :func:`im2col`), so y is an (N, F, Ho, Wo) *view* of
-    batch-last (F, Ho, Wo, N) memory, which is what the next convolution's im2col reads fastest.
+    columns are ordered (i, j, n) (see :func:`~.im2col.im2col`), so y is an (N, F, Ho, Wo)
+    *view* of batch-last (F, Ho, Wo, N) memory, which is what the next convolution's im2col
+    reads fastest.
     """
     N, C, H, Wd = x.shape
     F, Cw, K, _ = W.shape
@@ -88,10 +80,10 @@ def conv2d_backward(
         \frac{\partial L}{\partial b_f} = \sum_{n,i,j} g_{n,f,i,j},\qquad
         \frac{\partial L}{\partial X_{col}} = W_{mat}^T G
 
-    where G (F, N*Ho*Wo) is dout laid out like Y, columns ordered (i, j, n) as in :func:`im2col`
-    (no copy when dout is batch-last in memory, as the pooling after a conv keeps it). Each
-    input pixel was copied into every patch that covers it, so its gradient is the sum over
-    those patches: :func:`col2im` adds them back.
+    where G (F, N*Ho*Wo) is dout laid out like Y, columns ordered (i, j, n) as in
+    :func:`~.im2col.im2col` (no copy when dout is batch-last in memory, as the pooling after a
+    conv keeps it). Each input pixel was copied into every patch that covers it, so its
+    gradient is the sum over those patches: :func:`~.im2col.col2im` adds them back.
     """
     x_shape, cols, W, stride, padding = cache
     F = W.shape[0]
@@ -108,7 +100,7 @@ class Conv2D(Layer):
     """2-D convolution (cross-correlation); W (F, C, K, K), b (F,) unless ``bias=False``."""
 
     prefix = "conv"
-    has_weights = True
+    kind = "conv"
 
     def __init__(
         self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,

@@ -16,6 +16,7 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -148,6 +149,17 @@ class Normalization:
 
     def to_json(self) -> dict[str, float]:
         return {"mean": self.mean, "std": self.std}
+
+
+def normalization_of(meta: dict[str, Any], folder: str | Path | None = None) -> Normalization:
+    """The input normalisation a model was trained with, from its checkpoint's ``meta``.
+
+    A model whose meta records none (say, a freshly built one) gets statistics fitted on the
+    training images of ``folder`` (default: the shipped MNIST).
+    """
+    if "normalization" in meta:
+        return Normalization(**meta["normalization"])
+    return Normalization.fit(load_split("train", folder).images)
 
 
 def load_arrays(

@@ -1,20 +1,10 @@
-"""Layers of the NumPy engine: forward, hand-derived backward, and shape-only counting.
+"""The fully-connected (affine) layer ``y = x W + b``, and ``Flatten``, which feeds it.
 
-Every layer keeps the maths in small pure functions, CS231n style::
-
-    out, cache = conv2d_forward(x, W, b, stride, padding)
-    dx, dW, db = conv2d_backward(dout, cache)
-
-and a thin object around them that holds ``params``, ``grads``, ``buffers`` (non-trainable state
-such as BatchNorm's running statistics) and ``constraints`` (compression state, see
-:class:`Constraint`). Shapes are NCHW; arrays are float32 unless a test asks for float64. A
-convolution's output is an NCHW *view* of batch-last (C, H, W, N) memory, which elementwise
-layers and pooling keep (NumPy allocates results in their inputs' memory order): see
-:func:`im2col` for why.
-
-Counting convention (used by every counter and every chapter, the MobileNet paper's): a
-*MultAdd* is one multiply-accumulate of a convolution or fully-connected weight. Bias additions,
-BatchNorm, activations and pooling are not counted. Counting needs shapes only, never data.
+:func:`dense_forward` returns ``(out, cache)`` and :func:`dense_backward` takes ``(dout,
+cache)``, its gradients derived in its docstring (the house style of :mod:`.base`).
+:class:`Dense` is the layer: ``in_features * out_features`` MultAdds per example (the convention
+of :mod:`.base`). :class:`Flatten` reshapes (N, C, H, W) feature maps into the (N, C*H*W) rows a
+dense layer reads.
 """
 
 from __future__ import annotations
@@ -56,7 +46,7 @@ class Dense(Layer):
     """Fully-connected layer ``y = x W + b``; W (in_features, out_features)."""
 
     prefix = "fc"
-    has_weights = True
+    kind = "fc"
 
     def __init__(
         self, in_features: int, out_features: int, name: str | None = None,
@@ -97,6 +87,7 @@ class Flatten(Layer):
     """(N, C, H, W) -> (N, C*H*W); backward reshapes back."""
 
     prefix = "flatten"
+    kind = "flatten"
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         self._cache = x.shape

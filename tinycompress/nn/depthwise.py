@@ -3,8 +3,8 @@
 A standard K x K convolution from M to N channels filters and combines in one step. MobileNet
 factorises it into a *depthwise* convolution (one K x K filter per input channel, no mixing
 across channels) followed by a *pointwise* 1 x 1 convolution (a per-pixel linear map M -> N).
-For an output of O x O pixels the costs in MultAdds (one multiply-accumulate, see
-:mod:`tinycompress.layers`) are
+For an output of O x O pixels the costs in MultAdds (one multiply-accumulate of a weight, the
+convention of :mod:`tinycompress.nn.base`) are
 
 .. math::
     \\text{standard} = K^2 M N O^2,\\qquad \\text{depthwise} = K^2 M O^2,\\qquad
@@ -20,7 +20,7 @@ Layers here:
 - :class:`DepthwiseConv2D`: weight ``W`` of shape (C, 1, K, K), PyTorch's grouped layout
   (``groups = C``): ``W[c, 0]`` is channel c's filter; optional bias ``b`` (C,). Pruning a
   channel c of the pointwise layer that feeds it removes ``W[c]`` (and ``b[c]``) here.
-- :class:`PointwiseConv2D`: a :class:`~tinycompress.layers.Conv2D` with a 1 x 1 kernel
+- :class:`PointwiseConv2D`: a :class:`~tinycompress.nn.conv.Conv2D` with a 1 x 1 kernel
   (weight (F, C, 1, 1), stride 1, no padding) and a faster forward/backward: one matrix
   product over all pixels, no patch matrix.
 """
@@ -287,7 +287,7 @@ class DepthwiseConv2D(Layer):
     """
 
     prefix = "dw"
-    has_weights = True
+    kind = "depthwise"
 
     def __init__(
         self, channels: int, kernel_size: int = 3, stride: int = 1, padding: int = 0,

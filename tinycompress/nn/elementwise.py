@@ -1,20 +1,8 @@
-"""Layers of the NumPy engine: forward, hand-derived backward, and shape-only counting.
+"""Elementwise layers: ReLU (Nair & Hinton 2010) and inverted dropout (Srivastava et al. 2014).
 
-Every layer keeps the maths in small pure functions, CS231n style::
-
-    out, cache = conv2d_forward(x, W, b, stride, padding)
-    dx, dW, db = conv2d_backward(dout, cache)
-
-and a thin object around them that holds ``params``, ``grads``, ``buffers`` (non-trainable state
-such as BatchNorm's running statistics) and ``constraints`` (compression state, see
-:class:`Constraint`). Shapes are NCHW; arrays are float32 unless a test asks for float64. A
-convolution's output is an NCHW *view* of batch-last (C, H, W, N) memory, which elementwise
-layers and pooling keep (NumPy allocates results in their inputs' memory order): see
-:func:`im2col` for why.
-
-Counting convention (used by every counter and every chapter, the MobileNet paper's): a
-*MultAdd* is one multiply-accumulate of a convolution or fully-connected weight. Bias additions,
-BatchNorm, activations and pooling are not counted. Counting needs shapes only, never data.
+Neither has parameters or MultAdds (the convention of :mod:`.base`). Each maps every value on
+its own, so the backward pass multiplies the upstream gradient by the same elementwise factor
+the forward pass applied: ReLU's 0/1 mask, dropout's mask scaled by 1/(1-p).
 """
 
 from __future__ import annotations
@@ -30,6 +18,7 @@ class ReLU(Layer):
     r"""``max(0, x)``; backward passes the gradient where :math:`x > 0`."""
 
     prefix = "relu"
+    kind = "relu"
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         self._cache = x > 0
@@ -47,6 +36,7 @@ class Dropout(Layer):
     """
 
     prefix = "dropout"
+    kind = "dropout"
 
     def __init__(self, p: float = 0.5, seed: int = 0, name: str | None = None) -> None:
         super().__init__(name)

@@ -1,20 +1,19 @@
-"""Layers of the NumPy engine: forward, hand-derived backward, and shape-only counting.
+"""im2col: sliding windows unfolded into a matrix, so a convolution is one matrix product.
 
-Every layer keeps the maths in small pure functions, CS231n style::
+The K x K patches a convolution slides over its input, laid out as the columns of a *patch
+matrix*, turn the convolution of :mod:`.conv` into a single short-and-wide product that BLAS
+runs near peak speed (Chellapilla et al. 2006; Caffe's ``im2col``). Pooling reads the same
+windows as a strided view, without copying. Each unfolding has an adjoint that *adds* every
+gradient back where its value was read from (an input pixel in several windows receives the sum
+of their gradients): all that the backward passes need.
 
-    out, cache = conv2d_forward(x, W, b, stride, padding)
-    dx, dW, db = conv2d_backward(dout, cache)
+Memory layout: the patch matrix is built from a batch-last (C, H, W, N) copy of the input, and a
+convolution's output is an NCHW *view* of batch-last memory, which elementwise layers and
+pooling keep (NumPy allocates results in their inputs' memory order): see :func:`im2col` for
+why.
 
-and a thin object around them that holds ``params``, ``grads``, ``buffers`` (non-trainable state
-such as BatchNorm's running statistics) and ``constraints`` (compression state, see
-:class:`Constraint`). Shapes are NCHW; arrays are float32 unless a test asks for float64. A
-convolution's output is an NCHW *view* of batch-last (C, H, W, N) memory, which elementwise
-layers and pooling keep (NumPy allocates results in their inputs' memory order): see
-:func:`im2col` for why.
-
-Counting convention (used by every counter and every chapter, the MobileNet paper's): a
-*MultAdd* is one multiply-accumulate of a convolution or fully-connected weight. Bias additions,
-BatchNorm, activations and pooling are not counted. Counting needs shapes only, never data.
+Holds :func:`conv_output_size`, :func:`pad_hw`, :func:`windows` and its adjoint
+:func:`scatter_windows`, :func:`batch_last`, and :func:`im2col` and its adjoint :func:`col2im`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""Softmax cross-entropy, the loss every classifier here is trained with."""
+"""Softmax cross-entropy, the loss every classifier here is trained with (CS231n's softmax loss).
+
+:func:`softmax_cross_entropy` returns the mean loss and its gradient with respect to the logits,
+``(softmax(z) - onehot(y)) / N`` (derived in its docstring). Both go through the log-sum-exp of
+the logits minus their row maximum, so large logits never overflow.
+"""
 
 from __future__ import annotations
 

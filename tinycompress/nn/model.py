@@ -2,7 +2,8 @@
 
 Counting is shape inference: each layer maps one example's input shape to its output shape
 and reports its parameters and MultAdds from shapes alone, so summarising a 224x224 ImageNet
-model costs no memory for activations. See :mod:`tinycompress.layers` for the MultAdd convention.
+model costs no memory for activations. The MultAdd convention is stated in
+:mod:`tinycompress.nn.base`.
 """
 
 from __future__ import annotations
@@ -129,9 +130,9 @@ class Sequential:
             rows.append(LayerRow(
                 name=layer.name, type=type(layer).__name__, output_shape=out_shape, params=n,
                 nonzero_params=layer.num_nonzero_params(),
-                weights=int(layer.params["W"].size) if layer.has_weights else 0,
+                weights=int(layer.params["W"].size) if "W" in layer.params else 0,
                 multadds=int(layer.multadds(in_shape)), bytes=4 * n,
-                distinct_weights=distinct_nonzero(layer.params["W"]) if layer.has_weights else 0,
+                distinct_weights=distinct_nonzero(layer.params["W"]) if "W" in layer.params else 0,
             ))
         return rows
 

@@ -1,20 +1,12 @@
-"""Layers of the NumPy engine: forward, hand-derived backward, and shape-only counting.
+"""Max, average and global average pooling (the last from Lin et al. 2014, Network in Network).
 
-Every layer keeps the maths in small pure functions, CS231n style::
-
-    out, cache = conv2d_forward(x, W, b, stride, padding)
-    dx, dW, db = conv2d_backward(dout, cache)
-
-and a thin object around them that holds ``params``, ``grads``, ``buffers`` (non-trainable state
-such as BatchNorm's running statistics) and ``constraints`` (compression state, see
-:class:`Constraint`). Shapes are NCHW; arrays are float32 unless a test asks for float64. A
-convolution's output is an NCHW *view* of batch-last (C, H, W, N) memory, which elementwise
-layers and pooling keep (NumPy allocates results in their inputs' memory order): see
-:func:`im2col` for why.
-
-Counting convention (used by every counter and every chapter, the MobileNet paper's): a
-*MultAdd* is one multiply-accumulate of a convolution or fully-connected weight. Bias additions,
-BatchNorm, activations and pooling are not counted. Counting needs shapes only, never data.
+Pooling summarises each K x K window (no padding; the stride defaults to K) and has no weights,
+so it costs no MultAdds (the convention of :mod:`.base`). The forward passes read the windows as
+a strided view (:func:`~.im2col.windows`); the backward passes route each window's gradient back
+with its adjoint, :func:`~.im2col.scatter_windows`: all of it to the winning element for max
+pooling, 1/K^2 of it to every element for average pooling. Holds the pure ``forward -> (out,
+cache)`` / ``backward(dout, cache)`` functions and :class:`MaxPool2D`, :class:`AvgPool2D` and
+:class:`GlobalAvgPool2D`.
 """
 
 from __future__ import annotations
@@ -57,7 +49,7 @@ def maxpool_backward(dout: np.ndarray, cache: Any) -> np.ndarray:
 
     So each window's upstream gradient is routed to the one element that won, and overlapping
     windows add up. The window gradients are built offset-major, (K*K, N, C, Ho, Wo), so that
-    the K*K adds of :func:`scatter_windows` read whole contiguous feature maps.
+    the K*K adds of :func:`~.im2col.scatter_windows` read whole contiguous feature maps.
     """
     x_shape, arg, kernel, stride = cache
     offsets = np.arange(kernel * kernel).reshape(-1, 1, 1, 1, 1)
@@ -84,6 +76,7 @@ class _Pool(Layer):
     """Common shape logic of the windowed pooling layers (no padding)."""
 
     prefix = "pool"
+    kind = "pool"
 
     def __init__(self, kernel_size: int = 2, stride: int | None = None,
                  name: str | None = None) -> None:
@@ -129,6 +122,7 @@ class GlobalAvgPool2D(Layer):
     :math:`g/(HW)` evenly over the map."""
 
     prefix = "gap"
+    kind = "pool"
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         check_input(self, x, 4)

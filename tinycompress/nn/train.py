@@ -1,4 +1,8 @@
-"""Training and evaluation loops: minibatch SGD with a progress bar and a NaN guard."""
+"""Training and evaluation loops: minibatch SGD with a progress bar and a NaN guard.
+
+Holds :class:`Recipe` (how a shipped checkpoint was trained), :func:`fit`, :func:`evaluate` and
+:func:`train_with_recipe`; the update rule itself is :mod:`.optim`'s, the loss :mod:`.losses`'.
+"""
 
 from __future__ import annotations
 

@@ -14,14 +14,16 @@ counters, faster with the same dense code, no masks.
   :math:`j`, so the walk goes on through it), and finally the input slice of the next layer
   that mixes channels: input channel :math:`j` of a convolution, or, after a ``Flatten`` of a
   (C, H, W) map, the :math:`HW` rows :math:`jHW, \\dots, (j+1)HW - 1` of a dense layer
-  (LeNet-5: conv2 -> fc1). :func:`channel_ties` finds them by walking the Sequential.
+  (LeNet-5: conv2 -> fc1). :func:`channel_ties` finds them by walking the Sequential, asking
+  each layer its :attr:`~tinycompress.nn.base.Layer.kind`.
 - **Surgery.** :func:`remove_channels` slices every tied array and updates the layers'
   configurations (``out_channels``, ``in_channels``, ``in_features``, ``num_features``), so the
   smaller model saves and loads like any other.
 
-Layers are pruned one after the other, each ranked on its weights *after* the previous layer's
-surgery, i.e. the kernels reading already-removed maps no longer count (Li et al.'s "greedy"
-multi-layer strategy).
+Layers are pruned one after the other (:func:`prune_filters`), each ranked on its weights
+*after* the previous layer's surgery, i.e. the kernels reading already-removed maps no longer
+count (Li et al.'s "greedy" multi-layer strategy). :func:`filter_sensitivity` gives the
+per-layer curves of their Fig. 2b.
 """
 
 from __future__ import annotations
@@ -38,30 +40,22 @@ from ..nn.model import Sequential
 from ..nn.train import evaluate
 from .magnitude import Mask
 
-PRODUCERS = {"Conv2D": 0, "Dense": 1}
-"""Layers whose output channels can be removed, and the axis of ``W`` indexing them."""
+PRODUCERS = {"conv": 0, "fc": 1}
+"""Layer kinds whose output channels can be removed, and the axis of ``W`` indexing them (a
+pointwise convolution is of kind ``conv``)."""
 
 
-CONSUMERS = {"Conv2D": 1, "Dense": 0}
-"""Layers that mix their input channels, and the axis of ``W`` indexing those channels."""
+CONSUMERS = {"conv": 1, "fc": 0}
+"""Layer kinds that mix their input channels, and the axis of ``W`` indexing those channels."""
 
 
-CHANNELWISE = {"BatchNorm2D", "DepthwiseConv2D"}
-"""Layers whose every parameter and buffer has one entry (axis 0) per channel, and whose
+CHANNELWISE = {"bn", "depthwise"}
+"""Layer kinds whose every parameter and buffer has one entry (axis 0) per channel, and whose
 output channel j depends on input channel j only."""
 
 
-PASSTHROUGH = {"ReLU", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "Dropout"}
-"""Layers that keep channels apart and hold no per-channel arrays."""
-
-
-def kind_of(layer: Layer, table: Mapping[str, object] | set[str]) -> str | None:
-    """The first class name in ``layer``'s class hierarchy found in ``table`` (so subclasses,
-    e.g. a pointwise convolution derived from Conv2D, are handled like their base)."""
-    for cls in type(layer).__mro__:
-        if cls.__name__ in table:
-            return cls.__name__
-    return None
+PASSTHROUGH = {"relu", "pool", "dropout"}
+"""Layer kinds that keep channels apart and hold no per-channel arrays."""
 
 
 SIZE_ATTRS = ("out_channels", "in_channels", "in_features", "out_features", "num_features",
@@ -83,10 +77,11 @@ class Tie:
     repeat: int = 1
 
     def axis(self) -> int:
+        """The axis of ``W`` (of every array, for a channel-wise layer) indexing the channels."""
         if self.role == "producer":
-            return PRODUCERS[kind_of(self.layer, PRODUCERS)]
+            return PRODUCERS[self.layer.kind]
         if self.role == "consumer":
-            return CONSUMERS[kind_of(self.layer, CONSUMERS)]
+            return CONSUMERS[self.layer.kind]
         return 0
 
     def index(self, channels: np.ndarray) -> np.ndarray:
@@ -101,24 +96,25 @@ def channel_ties(model: Sequential, name: str) -> list[Tie]:
     names = [lay.name for lay in model.layers]
     start = names.index(model.layer(name).name)
     producer = model.layers[start]
-    if kind_of(producer, PRODUCERS) is None:
+    if producer.kind not in PRODUCERS:
         raise ShapeError(f"cannot remove output channels of {name!r} "
-                         f"({type(producer).__name__}); prunable: {sorted(PRODUCERS)}")
+                         f"({type(producer).__name__}); prunable kinds: {sorted(PRODUCERS)}")
     shapes = model.shapes()
     ties = [Tie(producer, "producer")]
     repeat = 1
     for j in range(start + 1, len(model.layers)):
         lay = model.layers[j]
-        if kind_of(lay, CHANNELWISE):
+        if lay.kind in CHANNELWISE:
             ties.append(Tie(lay, "channelwise"))
-        elif kind_of(lay, {"Flatten"}):
+        elif lay.kind == "flatten":
             repeat = int(np.prod(shapes[j][1:]))
-        elif kind_of(lay, CONSUMERS):
+        elif lay.kind in CONSUMERS:
             ties.append(Tie(lay, "consumer", repeat))
             return ties
-        elif not kind_of(lay, PASSTHROUGH):
+        elif lay.kind not in PASSTHROUGH:
             raise ShapeError(f"cannot follow the channels of {name!r} through {lay.name!r} "
-                             f"({type(lay).__name__}); add it to filter_prune's layer tables")
+                             f"({type(lay).__name__}, kind {lay.kind!r}); add its kind to the "
+                             "layer tables of tinycompress.pruning.filters")
     raise ShapeError(f"{name!r} is the model's output layer (or nothing reads its channels): "
                      "removing its channels would remove classes")
 
@@ -203,7 +199,7 @@ def prune_filters(model: Sequential, n_keep: Mapping[str, int]) -> dict[str, np.
     ``n_keep[name]`` of them. Returns the kept original indices per layer."""
     kept = {}
     for lay in [lay for lay in model.layers if lay.name in n_keep]:
-        axis = PRODUCERS.get(kind_of(lay, PRODUCERS) or "", 0)
+        axis = PRODUCERS.get(lay.kind, 0)
         keep = filters_to_keep(filter_l1_norms(lay.params["W"], axis), n_keep[lay.name])
         remove_channels(model, lay.name, keep)
         kept[lay.name] = keep
@@ -218,7 +214,7 @@ def filter_sensitivity(
     retraining (Li et al. 2017, Fig. 2b). The model is left unchanged."""
     curves: dict[str, list[float]] = {}
     for name in layers:
-        n = model.layer(name).params["W"].shape[PRODUCERS[kind_of(model.layer(name), PRODUCERS)]]
+        n = model.layer(name).params["W"].shape[PRODUCERS[model.layer(name).kind]]
         accs = []
         for f in fractions:
             smaller = copy.deepcopy(model)

@@ -1,26 +1,22 @@
-"""Weight-level (fine-grained) magnitude pruning, after Han, Pool, Tran & Dally (NeurIPS 2015),
+"""Iterative pruning with retraining, after Han, Pool, Tran & Dally (NeurIPS 2015),
 "Learning both Weights and Connections for Efficient Neural Networks".
 
 The recipe: train, remove every connection whose weight is small, retrain the survivors, repeat.
+The masks and thresholds are those of :mod:`tinycompress.pruning.magnitude`; this module holds
+the loop around them.
 
-- **A mask per weight tensor.** :class:`Mask` is a :class:`~tinycompress.layers.Constraint`:
-  the optimiser multiplies the gradient by the mask before each step and the weight after it,
-  so a pruned connection has zero gradient, zero momentum and zero value for ever, through any
-  amount of retraining.
-- **Thresholds.** Three ways to pick the cut-off :math:`t` (a weight survives iff
-  :math:`|w| > t`): the paper's *quality parameter times the standard deviation* of the layer's
-  weights (:func:`quality_threshold`); a target *sparsity* per layer (:func:`sparsity_threshold`);
-  or one *global* threshold shared by every layer (:func:`global_threshold`).
+- **Retraining** (:func:`retrain`): ordinary training from the current weights; the masks keep
+  the model sparse.
+- **Schedules** (:func:`geometric_schedule`): per-layer sparsities for each round, the kept
+  fraction shrinking by the same factor every round.
 - **Iterative pruning** (:func:`iterative_prune`): prune a little, retrain at about 1/10 of the
   original learning rate with L2 weight decay, prune more, ... until the per-layer targets are
   reached or the accuracy drop exceeds a bound.
 - **Sensitivity analysis** (:func:`sensitivity`): prune one layer at a time over a sweep of
   sparsities, without retraining, and measure accuracy; :func:`choose_sparsities` turns the
   curves into per-layer targets.
-
-Only the multiplying weights ``W`` are pruned (layers with ``has_weights``: Conv2D, Dense,
-DepthwiseConv2D); biases and BatchNorm parameters are few and stay dense, as in the paper. The
-recipes behind the shipped checkpoints are :data:`PRUNE_RECIPES` (run with :func:`run_recipe`).
+- **Recipes**: the settings behind the shipped pruned checkpoints, :data:`PRUNE_RECIPES`
+  (:class:`PruneRecipe`, run with :func:`run_recipe`).
 """
 
 from __future__ import annotations
@@ -50,7 +46,7 @@ def retrain(model: Sequential, X: np.ndarray, y: np.ndarray, config: Recipe,
     """Retrain a masked model in place; returns the final epoch's training loss.
 
     Retraining is ordinary training from the current weights (a
-    :class:`~tinycompress.train.Recipe`: SGD with momentum, L2 weight decay, cosine decay from
+    :class:`~tinycompress.nn.train.Recipe`: SGD with momentum, L2 weight decay, cosine decay from
     ``lr`` over the round, optional random shifts); the masks' constraints keep the model sparse.
     """
     if config.epochs <= 0:
@@ -78,6 +74,8 @@ def geometric_schedule(targets: Mapping[str, float], rounds: int,
 
 @dataclass
 class RoundResult:
+    """What one prune-and-retrain round of :func:`iterative_prune` did."""
+
     round: int
     sparsities: dict[str, float]
     kept: float  # fraction of all prunable weights kept
@@ -86,6 +84,7 @@ class RoundResult:
     train_loss: float
 
     def to_json(self) -> dict[str, Any]:
+        """The fields as a JSON-able dict."""
         return asdict(self)
 
 
@@ -190,6 +189,7 @@ class PruneRecipe:
     final_epochs: int | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """The fields as a JSON-able dict."""
         return asdict(self)
 
 

@@ -1,9 +1,9 @@
-"""Weight-level (fine-grained) magnitude pruning, after Han, Pool, Tran & Dally (NeurIPS 2015),
+"""Magnitude pruning's building blocks, after Han, Pool, Tran & Dally (NeurIPS 2015),
 "Learning both Weights and Connections for Efficient Neural Networks".
 
-The recipe: train, remove every connection whose weight is small, retrain the survivors, repeat.
+A connection whose weight is small is removed: its weight is set to zero and kept there.
 
-- **A mask per weight tensor.** :class:`Mask` is a :class:`~tinycompress.layers.Constraint`:
+- **A mask per weight tensor.** :class:`Mask` is a :class:`~tinycompress.nn.base.Constraint`:
   the optimiser multiplies the gradient by the mask before each step and the weight after it,
   so a pruned connection has zero gradient, zero momentum and zero value for ever, through any
   amount of retraining.
@@ -11,16 +11,15 @@ The recipe: train, remove every connection whose weight is small, retrain the su
   :math:`|w| > t`): the paper's *quality parameter times the standard deviation* of the layer's
   weights (:func:`quality_threshold`); a target *sparsity* per layer (:func:`sparsity_threshold`);
   or one *global* threshold shared by every layer (:func:`global_threshold`).
-- **Iterative pruning** (:func:`iterative_prune`): prune a little, retrain at about 1/10 of the
-  original learning rate with L2 weight decay, prune more, ... until the per-layer targets are
-  reached or the accuracy drop exceeds a bound.
-- **Sensitivity analysis** (:func:`sensitivity`): prune one layer at a time over a sweep of
-  sparsities, without retraining, and measure accuracy; :func:`choose_sparsities` turns the
-  curves into per-layer targets.
+- **Applying masks.** :func:`prune` prunes a model in place by one of those rules;
+  :func:`masks_from_zeros` re-installs the masks of a pruned checkpoint, :func:`remove_masks`
+  drops them.
+- **The per-layer table** of the papers (weights kept, MultAdds kept): :func:`layer_table`.
 
-Only the multiplying weights ``W`` are pruned (layers with ``has_weights``: Conv2D, Dense,
-DepthwiseConv2D); biases and BatchNorm parameters are few and stay dense, as in the paper. The
-recipes behind the shipped checkpoints are :data:`PRUNE_RECIPES` (run with :func:`run_recipe`).
+Only the multiplying weights ``W`` are pruned (the layer kinds :data:`PRUNABLE_KINDS`: Conv2D,
+Dense, DepthwiseConv2D); biases and BatchNorm parameters are few and stay dense, as in the paper.
+Retraining, iterative schedules, sensitivity analysis and the recipes behind the shipped
+checkpoints are in :mod:`tinycompress.pruning.iterative`.
 """
 
 from __future__ import annotations
@@ -33,6 +32,9 @@ import numpy as np
 from ..errors import ShapeError
 from ..nn.base import Layer
 from ..nn.model import Sequential
+
+PRUNABLE_KINDS: frozenset[str] = frozenset({"conv", "fc", "depthwise"})
+"""Layer kinds (:attr:`~tinycompress.nn.base.Layer.kind`) whose weight ``W`` multiplies."""
 
 
 class Mask:
@@ -116,6 +118,8 @@ def global_threshold(model: Sequential, sparsity: float,
 
 
 def kth_smallest_magnitude(mags: np.ndarray, sparsity: float) -> float:
+    """The threshold that removes the fraction ``sparsity`` of the magnitudes ``mags`` (1-D):
+    the :math:`k`-th smallest, :math:`k = \\mathrm{round}(s\\,n)`, or -1 for :math:`k = 0`."""
     if not 0.0 <= sparsity < 1.0:
         raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
     k = int(round(sparsity * mags.size))
@@ -127,10 +131,10 @@ def kth_smallest_magnitude(mags: np.ndarray, sparsity: float) -> float:
 def prunable_layers(model: Sequential, names: Sequence[str] | None = None) -> list[Layer]:
     """The layers whose weight ``W`` multiplies (Conv2D, Dense, ...), optionally by name."""
     if names is None:
-        return [lay for lay in model.layers if lay.has_weights]
+        return [lay for lay in model.layers if lay.kind in PRUNABLE_KINDS]
     layers = [model.layer(n) for n in names]
     for lay in layers:
-        if not lay.has_weights:
+        if lay.kind not in PRUNABLE_KINDS:
             raise ShapeError(f"layer {lay.name!r} ({type(lay).__name__}) has no weights to prune")
     return layers
 

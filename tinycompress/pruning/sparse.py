@@ -1,5 +1,10 @@
 """Sparse inference for pruned fully-connected layers: CSR storage and its products, in NumPy.
 
+This file holds the :class:`CSR` matrix, its matrix-vector and matrix-matrix products, the
+CSR form of a pruned Dense layer (:class:`SparseDense`, :func:`to_sparse`), a forward pass
+through a model with it (:func:`sparse_forward`) and the dense-against-sparse timing of the
+chapter (:func:`time_dense_vs_sparse`).
+
 After Han et al. (NeurIPS 2015, §6; Deep Compression, ICLR 2016, §6.3): a pruned layer stored
 densely costs as much time as an unpruned one; stored as a *compressed sparse row* (CSR)
 matrix, a product touches only the surviving weights. Whether that is faster depends on the
@@ -23,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ShapeError
-from ..nn.dense import Dense
+from ..nn.base import Layer
 from ..nn.model import Sequential
 from ..timing import best_time
 
@@ -50,6 +55,7 @@ class CSR:
 
     @property
     def nnz(self) -> int:
+        """Number of stored values."""
         return int(self.data.size)
 
     @property
@@ -58,6 +64,7 @@ class CSR:
         return int(self.data.nbytes + self.indices.nbytes + self.indptr.nbytes)
 
     def to_dense(self) -> np.ndarray:
+        """The full (rows, cols) array."""
         out = np.zeros(self.shape, dtype=self.data.dtype)
         rows = np.repeat(np.arange(self.shape[0]), np.diff(self.indptr))
         out[rows, self.indices] = self.data
@@ -129,7 +136,8 @@ class SparseDense:
     b: np.ndarray
 
     @classmethod
-    def from_layer(cls, layer: Dense) -> SparseDense:
+    def from_layer(cls, layer: Layer) -> SparseDense:
+        """The CSR form of a Dense layer's weight ``W`` (in, out), stored as ``W^T``."""
         return cls(CSR.from_dense(np.ascontiguousarray(layer.params["W"].T)),
                    layer.params["b"].copy())
 
@@ -153,7 +161,7 @@ def sparse_forward(model: Sequential, x: np.ndarray,
 def to_sparse(model: Sequential) -> dict[str, SparseDense]:
     """CSR versions of every Dense layer of ``model``, by layer name."""
     return {lay.name: SparseDense.from_layer(lay) for lay in model.layers
-            if isinstance(lay, Dense)}
+            if lay.kind == "fc"}
 
 
 def time_dense_vs_sparse(

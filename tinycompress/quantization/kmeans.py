@@ -260,6 +260,48 @@ def _relocate_empty(
     return np.sort(c), moved
 
 
+def _start(x: np.ndarray, k: int, init: str | np.ndarray, rng: RngLike) -> np.ndarray:
+    """Starting centroids: an :data:`INITS` name, or explicit values (sorted, checked)."""
+    if isinstance(init, str):
+        return init_centroids(x, k, init, rng)
+    c = np.sort(np.asarray(init, dtype=np.float64).ravel())
+    if c.shape != (k,):
+        raise ShapeError(f"explicit init must hold k={k} centroids, got shape {c.shape}")
+    return c
+
+
+def _lloyd(
+    data: np.ndarray, stats: _Stats, c: np.ndarray, max_iter: int, tol: float
+) -> tuple[np.ndarray, int, bool, int]:
+    """Lloyd iterations from centroids ``c`` with the stopping rule of :func:`kmeans_1d`.
+
+    Returns the final centroids, the iterations run, whether it converged, and how many empty
+    clusters were relocated.
+    """
+    span = float(data.max() - data.min())
+    prev_key: np.ndarray | None = None
+    converged, n_relocated, n_iter = False, 0, 0
+    while n_iter < max_iter:
+        n_iter += 1
+        key, counts, sums, labels = stats(c)
+        if prev_key is not None and np.array_equal(key, prev_key):
+            converged = True  # same assignment as the last update: c is already its mean
+            break
+        new = c.copy()
+        full = counts > 0
+        new[full] = sums[full] / counts[full]
+        if not full.all():
+            new, moved = _relocate_empty(data, new, labels(), ~full)
+            n_relocated += moved
+        new = np.sort(new)
+        shift = float(np.max(np.abs(new - c)))
+        c, prev_key = new, key
+        if shift <= tol * span:
+            converged = True
+            break
+    return c, n_iter, converged, n_relocated
+
+
 def kmeans_1d(
     w: np.ndarray,
     k: int,
@@ -299,40 +341,15 @@ def kmeans_1d(
     """
     _check_k(k)
     x = _as_1d(w)
-    if isinstance(init, str):
-        c = init_centroids(x, k, init, rng)
-    else:
-        c = np.sort(np.asarray(init, dtype=np.float64).ravel())
-        if c.shape != (k,):
-            raise ShapeError(f"explicit init must hold k={k} centroids, got shape {c.shape}")
     data = np.sort(x) if fast else x
     stats = _sorted_stats(data) if fast else _plain_stats(data)
-    span = float(x.max() - x.min())
-    prev_key: np.ndarray | None = None
-    converged, n_relocated, n_iter = False, 0, 0
-    while n_iter < max_iter:
-        n_iter += 1
-        key, counts, sums, labels = stats(c)
-        if prev_key is not None and np.array_equal(key, prev_key):
-            converged = True  # same assignment as the last update: c is already its mean
-            break
-        new = c.copy()
-        full = counts > 0
-        new[full] = sums[full] / counts[full]
-        if not full.all():
-            new, moved = _relocate_empty(data, new, labels(), ~full)
-            n_relocated += moved
-        new = np.sort(new)
-        shift = float(np.max(np.abs(new - c)))
-        c, prev_key = new, key
-        if shift <= tol * span:
-            converged = True
-            break
-    labels_out = (assign_sorted if fast else assign_plain)(x, c)
-    inertia = float(np.sum((x - c[labels_out]) ** 2))
+    c, n_iter, converged, n_relocated = _lloyd(data, stats, _start(x, k, init, rng), max_iter,
+                                               tol)
+    labels = (assign_sorted if fast else assign_plain)(x, c)
+    inertia = float(np.sum((x - c[labels]) ** 2))
     return KMeansResult(
         centroids=c,
-        labels=labels_out.reshape(np.shape(w)),
+        labels=labels.reshape(np.shape(w)),
         inertia=inertia,
         n_iter=n_iter,
         converged=converged,

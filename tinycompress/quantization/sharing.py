@@ -1,5 +1,5 @@
-"""Weight sharing with a k-means codebook, its centroid gradient, and the uniform baselines
-(Han, Mao & Dally, *Deep Compression*, ICLR 2016, §3; Jacob et al., CVPR 2018, for int8).
+"""Weight sharing with a k-means codebook, and its centroid gradient (Han, Mao & Dally,
+*Deep Compression*, ICLR 2016, §3).
 
 A layer's weight tensor ``W`` becomes a codebook ``C`` of ``2**b`` float32 values and an integer
 index per weight, ``W = C[I]``: b bits per weight instead of 32, plus the (tiny) codebook. On a
@@ -10,8 +10,10 @@ Trained quantisation fine-tunes the centroids with the assignments held fixed. S
 weight is a copy of one centroid, the chain rule groups the weight gradients by index
 (:func:`centroid_grad`): the gradient of a centroid is the sum of the gradients of its weights.
 
-The baselines a reader compares with are uniform (affine) int8 quantisation with a scale and a
-zero point (:func:`linear_quantize`) and plain float16.
+This file holds the codebook and indices of one tensor (:class:`SharedWeights`, made by
+:func:`share_weights`) and :func:`centroid_grad`; the training loop that uses them on a whole
+model is :mod:`tinycompress.quantization.trained`, the uniform baselines
+:mod:`tinycompress.quantization.uniform`.
 """
 
 from __future__ import annotations
@@ -24,14 +26,15 @@ from ..errors import ShapeError
 from .kmeans import RngLike, assign_sorted, kmeans_1d
 
 
-def _check_bits(bits: int, top: int = 16) -> None:
+def check_bits(bits: int, top: int = 16) -> None:
+    """Raise :class:`~tinycompress.errors.ShapeError` unless ``bits`` is an integer in 1..top."""
     if int(bits) != bits or not 1 <= bits <= top:
         raise ShapeError(f"bits must be an integer in 1..{top}, got {bits!r}")
 
 
 def index_dtype(bits: int) -> np.dtype:
     """Smallest unsigned integer dtype that holds indices ``0 .. 2**bits - 1``."""
-    _check_bits(bits)
+    check_bits(bits)
     return np.dtype(np.uint8 if bits <= 8 else np.uint16)
 
 
@@ -88,7 +91,7 @@ def share_weights(
     bits : int
         Index width b in 1..16; the codebook has ``2**b`` entries.
     init : {"linear", "density", "random", "kmeans++"}
-        Centroid initialisation (:func:`tinycompress.kmeans.init_centroids`).
+        Centroid initialisation (:func:`tinycompress.quantization.kmeans.init_centroids`).
     rng : int or numpy.random.Generator
         Seed or generator for the random initialisations.
     mask : ndarray of bool, shape ``W.shape``, optional
@@ -101,7 +104,7 @@ def share_weights(
         The indices are the nearest entries of the *float32* codebook, so ``decode()`` is the
         nearest-centroid quantisation of every kept weight.
     """
-    _check_bits(bits)
+    check_bits(bits)
     W = np.asarray(W)
     mask = (W != 0) if mask is None else np.asarray(mask, dtype=bool)
     if mask.shape != W.shape:

@@ -4,7 +4,7 @@ learn (Han, Mao & Dally, *Deep Compression*, ICLR 2016, §3.3, Fig. 3).
 :func:`quantize_model` clusters every weight tensor (``W`` of conv and fully-connected layers;
 biases stay float32, as in the paper) into ``2**b`` shared values and hangs a
 :class:`SharedWeightConstraint` on it. :func:`finetune` then trains the centroids with the
-ordinary optimiser. The optimiser (:class:`tinycompress.optim.SGD`) applies, for every
+ordinary optimiser. The optimiser (:class:`tinycompress.nn.optim.SGD`) applies, for every
 constrained parameter,
 
 .. math::  g \\leftarrow C.\\mathrm{grad}(g + \\lambda W),\\quad v \\leftarrow \\mu v + g,\\quad
@@ -14,10 +14,10 @@ and the constraint makes this *exactly* SGD with momentum on the codebook:
 
 * ``grad`` replaces each weight's gradient by the gradient of its centroid,
   ``g'_ij = sum_{kl: I_kl = I_ij} g_kl`` (the grouped sum of Eq. 3,
-  :func:`tinycompress.quantize.centroid_grad`), broadcast back to the weights. Every weight of
-  cluster k then receives the same update, the velocity stays equal within a cluster (it starts
-  at zero), and after the step every weight of cluster k still equals one value
-  ``C_k - eta v_k``, the SGD-with-momentum update of the centroid.
+  :func:`tinycompress.quantization.sharing.centroid_grad`), broadcast back to the weights.
+  Every weight of cluster k then receives the same update, the velocity stays equal within a
+  cluster (it starts at zero), and after the step every weight of cluster k still equals one
+  value ``C_k - eta v_k``, the SGD-with-momentum update of the centroid.
 * ``project`` reads that value back as the new centroid (the mean of the cluster, which here is
   exact since all members are equal; it is also the least-squares projection onto "W = C[I]"
   for fixed I) and re-snaps ``W = mask * C[I]``; pruned weights stay 0, assignments never move.
@@ -35,6 +35,9 @@ common teaching shortcut). ``"reassign"`` keeps full-precision shadow weights th
 optimiser's steps (a straight-through estimator), and after every step re-assigns them to the
 nearest centroid and moves each centroid to the mean of its shadow weights (one Lloyd step per
 SGD step); the forward pass always uses ``C[I]``.
+
+Also here: the bits specification (:data:`BitsSpec`, :func:`parse_bits`, :func:`bits_for`) and
+:func:`shared_from_dense`, which reads the codebook back from a saved quantised tensor.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ MODES: tuple[str, ...] = ("paper", "mean", "reassign")
 """Fine-tuning modes of :class:`SharedWeightConstraint` (see the module docstring)."""
 
 
-FINETUNE_LR: float = 1e-5
+FINETUNE_LR: float = 1e-4
 """Default centroid learning rate of the command line (plain SGD, momentum 0.9, cosine decay):
 the paper's summed gradient is n_k times a weight's, so the step must be small."""
 
@@ -65,6 +68,11 @@ the paper's summed gradient is n_k times a weight's, so the step must be small."
 BitsSpec = int | dict[str, int] | str
 """Bits per layer: one int for all, ``{"conv": 8, "fc": 5}`` by layer kind, ``{"fc1": 6}`` by
 layer name (names win over kinds), or the same as a string ``"conv=8,fc=5"`` / ``"6"``."""
+
+
+SPEC_KINDS: dict[str, str] = {"conv": "conv", "depthwise": "conv", "fc": "fc"}
+"""The layers that are quantised, by :attr:`~tinycompress.nn.base.Layer.kind`, and the kind a
+:data:`BitsSpec` calls them: a depthwise layer's filters are convolution filters (``conv``)."""
 
 
 def cluster_means(w: np.ndarray, shared: SharedWeights) -> np.ndarray:
@@ -134,13 +142,6 @@ class SharedWeightConstraint:
         return self.shared.decode()
 
 
-def layer_kind(layer: Layer) -> str | None:
-    """``"conv"`` for a 4-D weight tensor, ``"fc"`` for a 2-D one, None without weights."""
-    if not layer.has_weights:
-        return None
-    return {4: "conv", 2: "fc"}.get(layer.params["W"].ndim)
-
-
 def parse_bits(spec: BitsSpec) -> dict[str, int]:
     """Normalise a :data:`BitsSpec` to ``{key: bits}`` (key ``"*"`` = every layer).
 
@@ -168,7 +169,7 @@ def parse_bits(spec: BitsSpec) -> dict[str, int]:
 
 def bits_for(layer: Layer, bits: dict[str, int]) -> int | None:
     """Bits of one layer under a parsed spec: by name, then by kind, then ``"*"``; None = skip."""
-    kind = layer_kind(layer)
+    kind = SPEC_KINDS.get(layer.kind)
     if kind is None:
         return None
     for key in (layer.name, kind, "*"):
@@ -190,6 +191,7 @@ class LayerQuantReport:
     mse: float  # mean squared change of the kept weights
 
     def to_json(self) -> dict[str, Any]:
+        """The fields as a JSON-able dict."""
         return asdict(self)
 
 
@@ -218,7 +220,7 @@ def quantize_model(model: Sequential, bits: BitsSpec, init: str = "linear",
     list of LayerQuantReport, one per quantised layer.
     """
     spec = parse_bits(bits)
-    known = {"*", "conv", "fc"} | {lay.name for lay in model.layers if layer_kind(lay)}
+    known = {"*", "conv", "fc"} | {lay.name for lay in model.layers if lay.kind in SPEC_KINDS}
     if unknown := sorted(set(spec) - known):
         raise ShapeError(f"bits given for {unknown}, which {model.name} does not have; its "
                          f"weight layers are {sorted(known - {'*', 'conv', 'fc'})} "
@@ -238,7 +240,7 @@ def quantize_model(model: Sequential, bits: BitsSpec, init: str = "linear",
         mse = float(np.mean((new[kept] - W[kept]) ** 2)) if kept.any() else 0.0
         W[...] = new
         report.append(LayerQuantReport(
-            name=layer.name, kind=layer_kind(layer) or "", bits=b, weights=int(W.size),
+            name=layer.name, kind=SPEC_KINDS[layer.kind], bits=b, weights=int(W.size),
             kept=int(kept.sum()), distinct_values=distinct_nonzero(W), mse=mse))
     return report
 
@@ -283,7 +285,7 @@ def finetune(model: Sequential, X: np.ndarray, y: np.ndarray, *, epochs: int, lr
 
     The assignments never change (except in ``"reassign"`` mode, by design). In ``"mean"`` mode
     the centroids are set to the means of the fine-tuned weights at the end. Returns the
-    per-epoch training statistics of :func:`tinycompress.train.fit` (``augment`` and ``seed``
+    per-epoch training statistics of :func:`tinycompress.nn.train.fit` (``augment`` and ``seed``
     are passed to it, e.g. random shifts for LeNet-5).
     """
     pairs = shared_constraints(model)

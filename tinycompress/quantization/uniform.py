@@ -1,17 +1,9 @@
-"""Weight sharing with a k-means codebook, its centroid gradient, and the uniform baselines
-(Han, Mao & Dally, *Deep Compression*, ICLR 2016, §3; Jacob et al., CVPR 2018, for int8).
+"""The baselines trained quantisation is compared with: uniform (affine) integer quantisation
+with a scale and a zero point, as in Jacob et al., "Quantization and Training of Neural Networks
+for Efficient Integer-Arithmetic-Only Inference" (CVPR 2018), and plain float16.
 
-A layer's weight tensor ``W`` becomes a codebook ``C`` of ``2**b`` float32 values and an integer
-index per weight, ``W = C[I]``: b bits per weight instead of 32, plus the (tiny) codebook. On a
-pruned layer only the kept weights are clustered; a pruned weight stays exactly zero and is not
-a cluster (a boolean ``mask`` says which weights are kept), so the sparsity is preserved.
-
-Trained quantisation fine-tunes the centroids with the assignments held fixed. Since every kept
-weight is a copy of one centroid, the chain rule groups the weight gradients by index
-(:func:`centroid_grad`): the gradient of a centroid is the sum of the gradients of its weights.
-
-The baselines a reader compares with are uniform (affine) int8 quantisation with a scale and a
-zero point (:func:`linear_quantize`) and plain float16.
+This file holds :class:`LinearQuant` and :func:`linear_quantize` (int8 at 8 bits, any width
+2..16) and :func:`float16_roundtrip`.
 """
 
 from __future__ import annotations
@@ -21,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ShapeError
-from .sharing import _check_bits
+from .sharing import check_bits
 
 
 @dataclass
@@ -70,7 +62,7 @@ def linear_quantize(W: np.ndarray, bits: int = 8) -> LinearQuant:
     -------
     LinearQuant
     """
-    _check_bits(bits)
+    check_bits(bits)
     if bits < 2:
         raise ShapeError("linear quantisation needs at least 2 bits (a signed range)")
     x = np.asarray(W, dtype=np.float64)

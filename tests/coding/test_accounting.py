@@ -1,0 +1,127 @@
+"""Tests for tinycompress.coding.accounting: the paper's size tables from a file's own bytes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinycompress.coding import accounting, tcz
+from tinycompress.nn.batchnorm import BatchNorm2D
+from tinycompress.nn.checkpoint import save_model
+from tinycompress.nn.conv import Conv2D
+from tinycompress.nn.dense import Dense, Flatten
+from tinycompress.nn.model import Sequential
+
+
+def _hand_made() -> bytes:
+    """fc/W (8 x 4): 8 kept weights, one in four, alternately 0.5 and -1; stored with 4-bit gaps."""
+    rng = np.random.default_rng(0)
+    model = Sequential([Conv2D(1, 2, 3, name="conv", rng=rng), BatchNorm2D(2, name="bn"),
+                        Flatten(name="flat"), Dense(8, 4, name="fc", rng=rng)], (1, 4, 4), "hand")
+    w = np.zeros((8, 4), np.float32)
+    w.flat[np.arange(0, 32, 4)] = [0.5, -1.0] * 4
+    model.layer("fc").params["W"] = w
+    return tcz.to_bytes(model, index_bits=4)
+
+
+def test_tensor_row_by_hand() -> None:
+    records = tcz.read_records(_hand_made())[2]
+    row = accounting.tensor_row(next(r for r in records if r.name == "fc/W"))
+    assert (row["weights"], row["kept_fraction"], row["layout"]) == (32, 0.25, "sparse")
+    assert (row["entries"], row["fillers"], row["codebook"]) == (8, 0, 2)
+    assert (row["weight_bits"], row["index_bits"]) == (1, 4)  # 2 values; distances 1..16
+    # gaps 0 (distance 1) once and 3 (distance 4) seven times: one bit each after Huffman,
+    # for a table of 4 code lengths of 1 bit
+    assert (row["weight_bits_huffman"], row["index_bits_huffman"], row["table_bits"]) == (
+        1.0, 1.0, 4)
+    # codebook 2 x 4 bytes, 8 one-bit values, 4 table bits + 8 gap bits: 8 + 1 + 1 + 1 bytes
+    assert row["bytes"] == 11
+    assert row["rate_pq"] == (8 * (1 + 4) + 32 * 2) / (32 * 32)
+    assert row["rate_pqh_formula"] == (8 * 1 + 8 * 1 + 32 * 2) / (32 * 32)
+    assert row["rate_pqh"] == 8 * 11 / (32 * 32)
+
+
+def test_inspect_bytes_accounts_for_every_byte() -> None:
+    blob = _hand_made()
+    report = accounting.inspect_bytes(blob)
+    sections = {t["name"]: t["bytes"] + 4 for t in report["tensors"]}  # each with its CRC-32
+    layers = {r["name"]: r for r in report["layers"]}
+    assert list(layers) == ["conv", "bn", "fc"]  # the layers with parameters or buffers
+    assert layers["bn"]["bytes"] == sum(v for k, v in sections.items() if k.startswith("bn/"))
+    assert layers["fc"]["other_bytes"] == sections["fc/b"] - 4
+    assert "weights" not in layers["bn"] and layers["fc"]["weights"] == 32
+    assert report["section_bytes"] == sum(sections.values())
+    assert report["header_and_manifest_bytes"] + report["section_bytes"] == len(blob)
+    assert report["file_bytes"] == len(blob) and report["format_version"] == tcz.VERSION
+    # float32 parameters: conv W and b, bn gamma and beta (its running statistics are
+    # buffers), fc W and b
+    assert report["dense_bytes"] == 4 * (2 * 9 + 2 + 2 * 2 + 8 * 4 + 4)
+    assert report["ratio"] == report["dense_bytes"] / len(blob)
+
+
+def test_format_inspect_one_line_per_layer() -> None:
+    report = accounting.inspect_bytes(_hand_made())
+    lines = accounting.format_inspect(report).splitlines()
+    rows = {line.split()[0]: line.split() for line in lines[2:5]}
+    fc = next(r for r in report["layers"] if r["name"] == "fc")
+    assert rows["fc"] == ["fc", "32", "25.0%", "sparse", "1", "1.00", "4", "1.00",
+                          str(fc["bytes"]), f"{fc['rate_pq']:.2%}",
+                          f"{fc['rate_pqh_formula']:.2%}", f"{fc['rate_pqh']:.2%}"]
+    assert rows["bn"] == ["bn", str(report["layers"][1]["bytes"])]  # no weights: bytes only
+    assert lines[6] == (f"file_bytes {report['file_bytes']:,} (header + manifest "
+                        f"{report['header_and_manifest_bytes']:,}), dense_bytes "
+                        f"{report['dense_bytes']:,}, ratio {report['ratio']:.1f}x")
+
+
+@pytest.mark.task_magnitude_prune
+def test_lenet5_inspect(tmp_path: Path, pruned_quantised: Callable[..., Sequential]) -> None:
+    path = tcz.save(pruned_quantised("lenet5", 0.9, 4), tmp_path / "l5.tcz")
+    report = accounting.inspect(path)
+    assert report == accounting.inspect_bytes(path.read_bytes())
+    assert report["file_bytes"] == path.stat().st_size
+    assert report["dense_bytes"] == 4 * 431_080
+    assert report["ratio"] == pytest.approx(report["dense_bytes"] / report["file_bytes"])
+    assert report["header_and_manifest_bytes"] + sum(r["bytes"] for r in report["layers"]) == (
+        report["file_bytes"])
+    fc1 = next(r for r in report["layers"] if r["name"] == "fc1")
+    assert fc1["kept_fraction"] == pytest.approx(0.1, abs=0.01)
+    assert fc1["layout"] == "sparse"
+    # 16 centroids, plus the zero value if the chosen gap width needed filler entries
+    assert fc1["codebook"] == 16 + (fc1["fillers"] > 0)
+    assert fc1["weight_bits"] == (fc1["codebook"] - 1).bit_length()
+    assert fc1["rate_pqh"] < fc1["rate_pq"]  # Huffman coding saves something
+
+
+# --- command line -------------------------------------------------------------------------------
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tinycompress.cli", *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.task_magnitude_prune
+def test_cli_encode_inspect_decode(tmp_path: Path,
+                                   pruned_quantised: Callable[..., Sequential]) -> None:
+    src = tmp_path / "m.npz"
+    model = pruned_quantised("lenet-300-100", 0.92, 5)
+    save_model(model, src, {"x": 1})
+    out = tmp_path / "m.tcz"
+    done = _cli("encode", str(src), "--out", str(out), "--index-bits", "5", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["file_bytes"] == out.stat().st_size
+    shown = json.loads(_cli("inspect", str(out), "--json").stdout)
+    assert shown["layers"] == report["layers"]
+    text = _cli("inspect", str(out)).stdout
+    assert "fc1" in text and "ratio" in text
+    assert _cli("decode", str(out), "--out", str(tmp_path / "back.npz")).returncode == 0
+    summary = json.loads(_cli("summary", str(out), "--json").stdout)
+    assert summary == json.loads(json.dumps(model.summary()))  # the .tcz is the model
+    out.write_bytes(out.read_bytes()[:-10])
+    bad = _cli("inspect", str(out))
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr

@@ -1,0 +1,1 @@
+"""Tests of the exercise generator (``tinycompress.exercises``) and the gate on its copies."""

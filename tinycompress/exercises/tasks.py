@@ -1,0 +1,290 @@
+"""The task registry: the chapters, every exercise task with its hints, and lookups by id.
+
+:data:`TASKS` is the one source of the tasks' pytest marks: the root ``conftest.py`` registers
+:attr:`Task.marker_line` of each (``pyproject.toml`` lists none), and the tests check that the
+``task_*`` marks used by the test suite are exactly those of :data:`TASKS`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from tinycompress.errors import ExerciseError
+
+CHAPTERS: tuple[str, ...] = (
+    "01_convolutions",
+    "02_mobilenet",
+    "03_pruning",
+    "04_quantisation",
+    "05_huffman",
+    "06_deep_compression",
+)
+"""Chapter names, equal to the notebook file stems under ``chapters/``."""
+
+TASK_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+"""A task id: lower-case words (letters and digits) joined by dashes."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """One exercise: an id, its chapter, what to implement, and hints for each of its functions.
+
+    ``hints`` maps the qualified name of every function holding one of the task's regions
+    (``conv2d_forward_naive``, ``Class.method``) to the lines of advice its stub shows as
+    comments: the equation, the shapes, the helper to call, never the solution's own lines.
+    """
+
+    id: str
+    chapter: str
+    description: str
+    hints: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def mark(self) -> str:
+        """The pytest mark of the task's tests: ``task_<id>``, dashes turned into underscores."""
+        return "task_" + self.id.replace("-", "_")
+
+    @property
+    def command(self) -> str:
+        """The command that checks the task."""
+        return f"pytest -m {self.mark}"
+
+    @property
+    def marker_line(self) -> str:
+        """The task's pytest marker (``name: help``), registered by the root ``conftest.py``."""
+        return f"{self.mark}: exercise {self.id} ({self.chapter}): {self.description}"
+
+    @property
+    def message(self) -> str:
+        """The text of the stub's ``NotImplementedError``."""
+        return f"task {self.id}: implement {self.description}; check with: {self.command}"
+
+
+TASKS: tuple[Task, ...] = (
+    Task(
+        "conv-forward-naive",
+        "01_convolutions",
+        "the convolution forward pass as loops over output positions",
+        {"conv2d_forward_naive": (
+            "y[n, f, i, j] = sum over c, p, q of xp[n, c, i*S + p, j*S + q] * W[f, c, p, q],",
+            "with S = stride and xp the zero-padded input (N, C, H + 2P, W + 2P) given above.",
+            "Loop over the output pixels (i in range(Ho), j in range(Wo)). The input under the",
+            "kernel is the window xp[:, :, i*S : i*S + K, j*S : j*S + K], shape (N, C, K, K).",
+            "Contract its axes (1, 2, 3) with the axes (1, 2, 3) of W (F, C, K, K):",
+            "np.tensordot with axes=, giving (N, F), the column out[:, :, i, j].",
+            "The bias is added by the return line below.",
+        )},
+    ),
+    Task(
+        "depthwise-forward-naive",
+        "01_convolutions",
+        "the depthwise convolution forward pass as loops over output positions",
+        {"depthwise_forward_naive": (
+            "y[n, c, i, j] = sum over p, q of xp[n, c, i*S + p, j*S + q] * W[c, 0, p, q]:",
+            "every channel has its own K x K filter and channels are never mixed.",
+            "Loop over the output pixels (i in range(Ho), j in range(Wo)). The window",
+            "xp[:, :, i*S : i*S + K, j*S : j*S + K] is (N, C, K, K) (S = stride); multiply it",
+            "elementwise by the filters W[:, 0] (C, K, K), which broadcast over the batch, and",
+            "sum the two window axes: the (N, C) values of out[:, :, i, j].",
+            "The bias is added by the return line below.",
+        )},
+    ),
+    Task(
+        "avgpool-backward",
+        "01_convolutions",
+        "the average-pooling backward pass, 1/K^2 of each window's gradient",
+        {"avgpool_backward": (
+            "A window's output is the mean of its K*K inputs (K = kernel), so each of them gets",
+            "dy/dx = 1/K^2 of that window's upstream gradient dout (N, C, Ho, Wo).",
+            "dwin is the gradient of every window element, shape (N, C, Ho, Wo, K, K): dout",
+            "divided by K*K, with two new trailing axes ([..., None, None]), broadcast to",
+            "K x K (np.broadcast_to: no copy). scatter_windows below adds the overlapping",
+            "windows back into the (N, C, H, W) input gradient.",
+        )},
+    ),
+    Task(
+        "conv-multadds",
+        "01_convolutions",
+        "the MultAdds of a standard convolution, K K M N Ho Wo",
+        {"conv_multadds": (
+            "Every output value (one of N channels at one of Ho x Wo pixels) is a sum over a",
+            "K x K window of all M input channels: K*K*M multiply-accumulates each.",
+            "count is the total, a Python int (wo already defaults to ho).",
+        )},
+    ),
+    Task(
+        "batchnorm-backward",
+        "02_mobilenet",
+        "the BatchNorm input gradient through the batch mean and variance",
+        {"batchnorm_backward": (
+            "Given above: xhat = (x - mu) / sigma and dxhat = dout * gamma, both (N, C, H, W),",
+            "inv_std = 1 / sigma (C,), axes = (0, 2, 3) and c, an index that broadcasts a",
+            "(C,) array over (C, H, W) (write a[c]).",
+            "With m = N*H*W values per channel (dout.size // C):",
+            "dx = 1 / (m sigma) * (m dxhat - sum(dxhat) - xhat * sum(dxhat * xhat)),",
+            "both sums per channel over axes, (C,) arrays broadcast back with [c].",
+            "dx has the shape of dout.",
+        )},
+    ),
+    Task(
+        "magnitude-prune",
+        "03_pruning",
+        "magnitude pruning: threshold q x std, mask |w| > t, mask-preserving update",
+        {
+            "masked": (
+                "out is a where keep is True and an exact zero where it is False, in a's dtype",
+                "(a float32 gradient stays float32): np.where with a 0-d zero of a.dtype.",
+            ),
+            "magnitude_mask": (
+                "A weight survives iff |w| > t, strictly: a weight equal to the threshold is",
+                "pruned. keep is that boolean array, of w's shape (np.abs).",
+            ),
+            "quality_threshold": (
+                "t = quality * sigma, sigma the standard deviation of the nonzero weights only",
+                "(select them with a boolean index): pruned weights are exactly 0 and would",
+                "shrink sigma round after round. With no nonzero weight, t is 0.0.",
+            ),
+        },
+    ),
+    Task(
+        "filter-l1-ranking",
+        "03_pruning",
+        "L1-norm filter ranking and the choice of filters to keep",
+        {
+            "filter_l1_norms": (
+                "s_j = sum of |W| over every axis but axis: a Conv2D W (F, C, K, K) with",
+                "axis 0 gives one norm per filter, (F,); a Dense W (D, M) with axis 1, (M,).",
+                ".sum(axis=...) takes a tuple of axes: build it from range(w.ndim).",
+                "norms is the resulting 1-D array.",
+            ),
+            "filters_to_keep": (
+                "Order the filter indices by norm, largest first, equal norms in index order",
+                "(np.argsort of the negated norms with a stable sort, kind='stable').",
+                "keep is the first n_keep of that order, sorted back ascending (np.sort).",
+            ),
+        },
+    ),
+    Task(
+        "csr-matvec-naive",
+        "03_pruning",
+        "the CSR matrix-vector product, one row at a time",
+        {"csr_matvec_naive": (
+            "Row i's nonzeros are the slice from a.indptr[i] to a.indptr[i + 1] of",
+            "a.data (their values) and of a.indices (their columns); an empty row is an",
+            "empty slice and keeps y[i] = 0.",
+            "y[i] = sum over that slice of data[k] * x[indices[k]]: the dot product of the",
+            "row's values with the entries of x they multiply (fancy-index x, then np.dot).",
+            "Fill y (a.shape[0],) one row at a time.",
+        )},
+    ),
+    Task(
+        "kmeans-assign-plain",
+        "04_quantisation",
+        "nearest-centroid assignment with the n x k distance matrix",
+        {"assign_plain": (
+            "Given above: x, the weights as float64 (any shape), and c, the centroids (k,).",
+            "Give x a trailing axis (x[..., None]) so that x - c broadcasts to the distance",
+            "array |x_i - c_k| of shape (*w.shape, k).",
+            "labels is the index of the smallest distance along that last axis (np.argmin,",
+            "which returns the first minimum: ties go to the lower index), shape w.shape.",
+        )},
+    ),
+    Task(
+        "kmeans-plus-plus",
+        "04_quantisation",
+        "k-means++ seeding by D^2 sampling",
+        {"_kmeans_plus_plus": (
+            "c[0]: a weight drawn uniformly, x[gen.integers(x.size)].",
+            "Keep d2 (n,): the squared distance of every weight to its nearest centroid so far.",
+            "Each next c[j], j = 1 .. k-1, is x[i] with i drawn with probability d2 / d2.sum()",
+            "(gen.choice(x.size, p=...)); if d2.sum() is 0, every weight already sits on a",
+            "centroid: draw i uniformly instead. Then lower d2 to the distance to the new",
+            "centroid where that is closer (np.minimum, with out= to update in place).",
+            "Draw only from gen, so that a seed gives the same centroids every time.",
+        )},
+    ),
+    Task(
+        "centroid-grad",
+        "04_quantisation",
+        "the centroid gradient, a grouped sum of the weight gradients",
+        {"centroid_grad": (
+            "dL/dC_k = sum of dW at the positions whose cluster index is k and whose mask is",
+            "True (Eq. 3: the gradients are grouped by colour and summed).",
+            "shared.indices (dW's shape) holds the cluster of every weight, shared.mask the",
+            "survivors (a boolean array) and shared.k the number of clusters.",
+            "One np.bincount over the surviving entries, with weights= and minlength=, gives",
+            "all k sums at once. dC is (k,), float64, 0 for an unused cluster.",
+        )},
+    ),
+    Task(
+        "linear-quantize",
+        "04_quantisation",
+        "uniform quantisation: scale, zero point and rounded integers",
+        {"linear_quantize": (
+            "Given above: x (W as float64), the integer range qmin..qmax and the real range",
+            "lo <= 0 <= hi.",
+            "scale = (hi - lo) / (qmax - qmin), or 1.0 when hi == lo (an all-zero tensor).",
+            "zero_point = round(qmin - lo / scale), clipped to [qmin, qmax], as a Python int.",
+            "q = round(x / scale) + zero_point, clipped to [qmin, qmax] (np.round, np.clip),",
+            "still a float array: the return line casts it to int8 or int16.",
+        )},
+    ),
+    Task(
+        "huffman-decode-bitwise",
+        "05_huffman",
+        "the readable bit-by-bit Huffman decoder",
+        {"decode_bitwise": (
+            "Given above, as lists: bits (nbits values 0 or 1) and, per code length l,",
+            "first[l] = F_l (the first word), count[l] = N_l (words of that length) and",
+            "offset[l] (where they start in symbols, the symbols sorted by code).",
+            "For each of the n symbols, start from an empty word (value 0, length 0); read",
+            "bits[pos] into word = 2 word + bit, add 1 to length and to pos, until",
+            "word - F_l < N_l (l = length);",
+            "then out[i] is symbols[offset_l + word - F_l].",
+            "Raise FormatError when length reaches code.max_length without a match (no code",
+            "word matches) and when pos reaches nbits inside a word (the stream ends early).",
+        )},
+    ),
+    Task(
+        "entropy",
+        "05_huffman",
+        "the Shannon entropy of symbol counts in bits per symbol",
+        {"entropy": (
+            "Given above: c, the nonzero counts as float64 (at least one).",
+            "p_s = c_s / sum(c), and h = -sum of p_s log2 p_s (np.log2), in bits per symbol.",
+        )},
+    ),
+    Task(
+        "inference-energy",
+        "06_deep_compression",
+        "the energy of one inference from the 45 nm cost model",
+        {"inference_energy": (
+            "macs: effective_multadds(model) when skip_zeros (a zero weight costs nothing),",
+            "else model.multadds(). words: the 32-bit words the weights fill, model_bytes / 4",
+            "rounded up. on_chip: whether model_bytes fits in sram_bytes.",
+            "read: the pJ of one 32-bit read, table['sram_read32'] on chip and",
+            "table['dram_read32'] off it. compute: macs times the pJ of one multiply-add,",
+            "table['fmul32'] + table['fadd32']. The return line multiplies words by read.",
+        )},
+    ),
+)
+"""The task list, in chapter order. Every solution region in the package has an entry here and
+every entry has at least one region (checked by :func:`.regions.check_registry`)."""
+
+
+def task(task_id: str, tasks: Sequence[Task] = TASKS) -> Task:
+    """Return the task ``task_id`` of ``tasks``; raise :class:`ExerciseError` if there is none."""
+    for t in tasks:
+        if t.id == task_id:
+            return t
+    known = ", ".join(t.id for t in tasks) or "none"
+    raise ExerciseError(f"unknown exercise task {task_id!r}; known tasks: {known}")
+
+
+def tasks_of_chapter(chapter: str) -> list[Task]:
+    """The tasks of one chapter (a name from :data:`CHAPTERS`), in registry order."""
+    if chapter not in CHAPTERS:
+        raise ExerciseError(f"unknown chapter {chapter!r}; chapters are: {', '.join(CHAPTERS)}")
+    return [t for t in TASKS if t.chapter == chapter]
