@@ -2,8 +2,9 @@
 
 import pytest
 
-from tinycompress import zoo
+from tinycompress import energy, zoo
 from tinycompress.energy import PJ_45NM, effective_multadds, inference_energy
+from tinycompress.errors import UsageError
 
 
 @pytest.mark.task_inference_energy
@@ -26,3 +27,74 @@ def test_pruned_small_model_fits_on_chip_and_skips_zeros():
     e = inference_energy(model, 40_000)
     assert e.on_chip and e.memory_pj == 10_000 * PJ_45NM["sram_read32"]
     assert inference_energy(model, 40_000, skip_zeros=False).multadds == model.multadds()
+
+
+def test_the_table_prices_every_width_as_horowitz() -> None:
+    want = {"iadd8": 0.03, "imul8": 0.2, "iadd32": 0.1, "imul32": 3.1, "fadd16": 0.4,
+            "fmul16": 1.1, "fadd32": 0.9, "fmul32": 3.7}
+    assert {k: PJ_45NM[k] for k in want} == want
+    assert PJ_45NM["fmul32"] / PJ_45NM["imul8"] == pytest.approx(18.5)  # the int8 multiply
+    assert set(energy.PRECISIONS) == set(energy.OPERATIONS)
+    ops = {op for units in energy.OPERATIONS.values() for o in units.values() for op in o}
+    assert ops <= set(PJ_45NM) and ops <= set(energy.OPERATION_NAMES)
+
+
+def test_each_precision_counts_its_own_operations() -> None:
+    model = zoo.build("lenet-300-100")  # dense: 266,200 MultAdds, 300 + 100 + 10 outputs
+    assert energy.weight_layer_outputs(model) == 410
+    assert energy.operation_counts(model, "fp32") == {"fmul32": 266_200, "fadd32": 266_200}
+    assert energy.operation_counts(model, "fp16") == {"fmul16": 266_200, "fadd32": 266_200}
+    assert energy.operation_counts(model, "int8") == {
+        "imul8": 266_200, "iadd32": 266_200 + 2 * 410, "imul32": 410}
+
+
+@pytest.mark.task_magnitude_prune
+def test_codebook_counts_an_add_per_kept_weight_and_a_multiply_per_group(
+        pruned_quantised) -> None:
+    model = pruned_quantised("lenet-300-100", 0.9, 2)  # 4 centroids per layer
+    ops = energy.operation_counts(model, "codebook")
+    assert ops["fadd32"] == effective_multadds(model)
+    assert ops["fmul32"] <= 4 * 410 and ops["fmul32"] < ops["fadd32"] / 10
+
+
+@pytest.mark.task_magnitude_prune
+def test_narrower_weights_are_read_in_fewer_words_and_may_fit_on_chip(
+        pruned_quantised) -> None:
+    model = zoo.build("lenet5")  # 431,080 parameters, 430,500 of them weights
+    assert energy.stored_weight_bytes(model, "fp32") == 4 * 431_080
+    assert energy.stored_weight_bytes(model, "fp16") == 2 * 431_080
+    assert energy.stored_weight_bytes(model, "int8") == 430_500 + 4 * 580
+    fp32, int8 = (energy.precision_energy(model, p) for p in ("fp32", "int8"))
+    assert not fp32.on_chip and int8.on_chip  # 1.7 MB against 433 KB, a 512 KiB budget
+    assert int8.memory_pj == -(-int8.weight_bytes // 4) * PJ_45NM["sram_read32"]
+    assert int8.compute_pj == pytest.approx(
+        model.multadds() * (0.2 + 0.1) + energy.weight_layer_outputs(model) * (3.1 + 0.2))
+    assert fp32.compute_pj / int8.compute_pj > 10
+    shared = pruned_quantised("lenet5", 0.9, 4)  # 16 shared values a layer, and the zero
+    rows = [r for r in shared.rows() if r.weights]
+    assert {r.distinct_weights for r in rows} == {16}
+    bits = sum(5 * r.weights + 32 * 16 + 32 * (r.params - r.weights) for r in rows)
+    assert energy.stored_weight_bytes(shared, "codebook") == -(-bits // 8)
+
+
+@pytest.mark.task_inference_energy
+def test_fp32_by_width_is_the_fp32_model(pruned_quantised) -> None:
+    model = pruned_quantised("lenet5", 0.9, 4)
+    for nbytes in (30_000, 4 * model.num_params()):
+        e, w = inference_energy(model, nbytes), energy.precision_energy(model, "fp32", nbytes)
+        assert (w.on_chip, w.memory_pj) == (e.on_chip, e.memory_pj)
+        assert w.compute_pj == pytest.approx(e.compute_pj) and w.total_pj == pytest.approx(
+            e.total_pj)
+
+
+def test_assumptions_print_the_prices_they_use_and_bad_precisions_are_refused() -> None:
+    text = energy.assumptions("int8")
+    assert text.startswith("int8: per MultAdd of a nonzero weight: 8-bit integer multiply "
+                           "(0.2 pJ) + 32-bit integer add (0.1 pJ); per output value")
+    cheaper = energy.assumptions("int8", {**PJ_45NM, "imul8": 0.05})
+    assert "(0.05 pJ)" in cheaper and "(0.2 pJ)" not in cheaper
+    model = zoo.build("lenet-300-100")
+    with pytest.raises(UsageError, match="unknown precision 'int4'"):
+        energy.precision_energy(model, "int4")
+    with pytest.raises(UsageError, match="unknown precision"):
+        energy.stored_weight_bytes(model, "bf16")

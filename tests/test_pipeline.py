@@ -1,11 +1,13 @@
 """The Deep Compression pipeline: quick end-to-end runs, resuming, settings, derived targets."""
 
 import json
+from dataclasses import fields
 
 import pytest
 
-from tinycompress import pipeline
+from tinycompress import arguments, pipeline, runs
 from tinycompress.coding import accounting, tcz
+from tinycompress.energy import PRECISIONS
 from tinycompress.errors import ConfigError
 from tinycompress.nn.train import evaluate
 
@@ -28,6 +30,7 @@ def quick_run(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(tcz, "to_bytes", counted)
         patch.setattr(tcz, "load", reread)
+        patch.setattr(tcz, "read_file", reread)
         patch.setattr(accounting, "inspect", reread)
         report = pipeline.run("lenet-300-100", out, settings, progress=False, log=logs.append)
     return out, report, logs, len(encodings)
@@ -36,6 +39,7 @@ def quick_run(tmp_path_factory):
 @pytest.mark.task_magnitude_prune
 @pytest.mark.task_centroid_grad
 @pytest.mark.task_inference_energy
+@pytest.mark.task_requantize
 def test_quick_run_writes_file_report_and_figures(quick_run):
     out, report, _, _ = quick_run
     assert out.is_file() and report["compressed"]["file_bytes"] == out.stat().st_size
@@ -44,11 +48,16 @@ def test_quick_run_writes_file_report_and_figures(quick_run):
         assert out.with_name(out.stem + suffix).is_file()
     md = out.with_name(out.stem + ".report.md").read_text()
     assert "| fc1 |" in md and "Energy" in md and "decoded file" in md
+    rows = report["precisions"]
+    assert sorted(rows) == sorted(PRECISIONS) and "int8" in md
+    assert rows["fp32"]["error"] == report["compressed"]["error"]  # the same decoded model
+    assert abs(rows["int8"]["error"] - rows["fp32"]["error"]) <= 0.005  # 5 of 1,000 images
 
 
 @pytest.mark.task_magnitude_prune
 @pytest.mark.task_centroid_grad
 @pytest.mark.task_inference_energy
+@pytest.mark.task_requantize
 def test_reported_error_is_the_decoded_files(quick_run):
     out, report, _, _ = quick_run
     decoded, meta = tcz.load(out)
@@ -60,23 +69,25 @@ def test_reported_error_is_the_decoded_files(quick_run):
 @pytest.mark.task_magnitude_prune
 @pytest.mark.task_centroid_grad
 @pytest.mark.task_inference_energy
+@pytest.mark.task_requantize
 def test_rerun_resumes_finished_stages(quick_run):
     out, report, _, _ = quick_run
     logs = []
     again = pipeline.run("lenet-300-100", out, pipeline.Settings.for_model("lenet-300-100",
                          quick=True), progress=False, log=logs.append)
     assert [line for line in logs if "resumed" in line] == [
-        f"[prune] resumed from {pipeline.Run(out).checkpoint('prune')}",
-        f"[quantize] resumed from {pipeline.Run(out).checkpoint('quantize')}"]
+        f"[prune] resumed from {runs.Run(out).checkpoint('prune')}",
+        f"[quantize] resumed from {runs.Run(out).checkpoint('quantize')}"]
     assert again["compressed"]["file_bytes"] == report["compressed"]["file_bytes"]
 
 
 @pytest.mark.task_magnitude_prune
 @pytest.mark.task_centroid_grad
 @pytest.mark.task_inference_energy
+@pytest.mark.task_requantize
 def test_changed_settings_rerun_only_the_stages_they_affect(quick_run):
     out, _, _, _ = quick_run
-    run = pipeline.Run(out)
+    run = runs.Run(out)
     base = pipeline.Settings.for_model("lenet-300-100", quick=True)
     assert set(run.load_state(base, "lenet-300-100")["stages"]) == {"prune", "quantize"}
     other_bits = pipeline.replace(base, bits="fc=3")
@@ -95,11 +106,13 @@ def test_config_file_overrides_and_rejects_unknown_keys(tmp_path):
     with pytest.raises(ConfigError, match="bitz"):
         s.merged(cfg)
     cfg.write_text(json.dumps({"prune_recipes": ["lenet5", "lenet9"]}))
-    with pytest.raises(ConfigError, match="unknown pruning recipes \\['lenet9'\\]"):
+    with pytest.raises(ConfigError, match=r"prune_recipes\[1\] is 'lenet9'; expected one of 'len"):
         s.merged(cfg)
     cfg.write_text("bits = 4")  # not JSON
-    with pytest.raises(ConfigError, match="cannot read settings as JSON"):
+    with pytest.raises(ConfigError, match="settings is not readable JSON"):
         s.merged(cfg)
+    with pytest.raises(ConfigError, match="settings cannot be read"):
+        s.merged(tmp_path / "missing.json")
 
 
 def test_sensitivity_targets_prune_robust_layers_harder():
@@ -115,6 +128,7 @@ def test_sensitivity_targets_prune_robust_layers_harder():
 @pytest.mark.task_magnitude_prune
 @pytest.mark.task_centroid_grad
 @pytest.mark.task_inference_energy
+@pytest.mark.task_requantize
 def test_the_file_is_encoded_once_and_inspected_from_its_bytes(quick_run):
     out, report, _, encodings = quick_run
     assert encodings == 3  # the pruned model's size, the quantised model's size, the file
@@ -123,3 +137,21 @@ def test_the_file_is_encoded_once_and_inspected_from_its_bytes(quick_run):
     assert report["stages"]["quantize"]["file_bytes"] < report["stages"]["prune"]["file_bytes"]
     assert report["stage_bytes"]["P+Q (formula)"] == round(pipeline.formula_bytes(
         report["inspect"]))
+
+
+def test_every_setting_has_a_kind_that_its_defaults_pass():
+    assert list(arguments.SETTINGS) == [f.name for f in fields(pipeline.Settings)]
+    for settings in (pipeline.Settings(), *pipeline.COMPRESSION_SETTINGS.values()):
+        for name, kind in arguments.SETTINGS.items():
+            value = getattr(settings, name)
+            assert kind.check(value, name, ConfigError) == value
+
+
+def test_a_config_at_the_edges_of_the_ranges_is_accepted(tmp_path):
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"seed": 2**32 - 1, "index_bits": None, "quick": True,
+                               "finetune_lr": 1, "target_kept": 1, "finetune_epochs": 0,
+                               "prune_recipes": [], "bits": "16"}))
+    s = pipeline.Settings().merged(cfg)
+    assert (s.seed, s.index_bits, s.quick, s.finetune_lr, s.bits) == (2**32 - 1, None, True,
+                                                                      1.0, "16")

@@ -14,29 +14,39 @@ The model, stated so that every number can be checked by hand:
   weight; a compressed file stores fewer bits than that per weight.
 - **Not counted**: activations (assumed on chip and the same for both models), decoding logic,
   bias additions, pooling, and static power.
+
+**By operation width** (:func:`precision_energy`): the same table gives every width its own
+price, and each way of running a model (:data:`PRECISIONS`, :mod:`tinycompress.inference`)
+counts the operations it executes (:data:`OPERATIONS`): float16 multiplies with float32
+accumulation, int8 multiplies with int32 accumulation plus a requantisation per output, or a
+codebook's additions and few multiplies. A weight stored in fewer bits is read in fewer words
+(:func:`stored_weight_bytes`): memory is charged by the bit, 5 pJ or 640 pJ per 32 of them.
+:func:`inference_energy` is the float32 case.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .errors import UsageError
+from .inference.codebook import codebook_counts
 from .nn.model import Sequential
 
-PJ_45NM = {"fadd32": 0.9, "fmul32": 3.7, "sram_read32": 5.0, "dram_read32": 640.0}
-"""Energy per operation in picojoules (Horowitz 2014, 45 nm, as used by Han et al.)."""
+PJ_45NM = {"fadd32": 0.9, "fmul32": 3.7, "sram_read32": 5.0, "dram_read32": 640.0,
+           "fadd16": 0.4, "fmul16": 1.1, "iadd8": 0.03, "imul8": 0.2, "iadd32": 0.1,
+           "imul32": 3.1}
+"""Energy per operation in picojoules (Horowitz 2014, 45 nm, as used by Han et al.): float and
+integer adds and multiplies by operand width, and reads of a 32-bit word from SRAM or DRAM."""
 
 DEFAULT_SRAM_BYTES = 512 * 1024
 """On-chip SRAM budget for weights: 512 KiB, a typical mobile accelerator's buffer."""
 
 
-@dataclass(frozen=True)
-class Energy:
-    """Energy of one inference (batch 1), in picojoules, and what it assumed."""
+class _Picojoules:
+    """What the energy records share: the total of their two parts, and their JSON form."""
 
-    multadds: int
-    weight_words: int
-    on_chip: bool
     compute_pj: float
     memory_pj: float
 
@@ -45,7 +55,18 @@ class Energy:
         return self.compute_pj + self.memory_pj
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "total_pj": self.total_pj}
+        return {**asdict(self), "total_pj": self.total_pj}  # self is a dataclass instance
+
+
+@dataclass(frozen=True)
+class Energy(_Picojoules):
+    """Energy of one inference (batch 1), in picojoules, and what it assumed."""
+
+    multadds: int
+    weight_words: int
+    on_chip: bool
+    compute_pj: float
+    memory_pj: float
 
 
 def effective_multadds(model: Sequential) -> int:
@@ -85,3 +106,149 @@ def inference_energy(
     compute = macs * (table["fmul32"] + table["fadd32"])
     # END SOLUTION
     return Energy(macs, words, on_chip, compute, words * read)
+
+
+# --------------------------------------------------------------------------------------------
+# By operation width: each precision counts its own operations
+# --------------------------------------------------------------------------------------------
+
+PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "int8", "codebook")
+"""The ways :mod:`tinycompress.inference` runs a model, each costed by what it executes."""
+
+OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    "fp32": {"multadd": ("fmul32", "fadd32")},
+    "fp16": {"multadd": ("fmul16", "fadd32")},
+    "int8": {"multadd": ("imul8", "iadd32"), "output": ("imul32", "iadd32", "iadd32")},
+    "codebook": {"kept weight": ("fadd32",), "centroid group": ("fmul32",)},
+}
+"""Per precision, the operations (keys of :data:`PJ_45NM`) each unit of work costs (see
+:data:`UNITS`). float16 multiplies exactly into a float32 accumulator, as its inference does;
+int8 multiplies into an int32 accumulator, and every output of a conv / fc layer is then
+requantised by one 32-bit multiply and two 32-bit adds (the rounding half, the zero point)."""
+
+UNITS: dict[str, str] = {
+    "multadd": "MultAdd of a nonzero weight",
+    "output": "output value of a conv / fc layer",
+    "kept weight": "kept weight (its input added into its centroid's sum)",
+    "centroid group": "(output, centroid) pair (one multiply per centroid an output uses)",
+}
+"""What each unit of work of :data:`OPERATIONS` is."""
+
+OPERATION_NAMES: dict[str, str] = {
+    "fadd32": "32-bit float add", "fmul32": "32-bit float multiply",
+    "fadd16": "16-bit float add", "fmul16": "16-bit float multiply",
+    "iadd8": "8-bit integer add", "imul8": "8-bit integer multiply",
+    "iadd32": "32-bit integer add", "imul32": "32-bit integer multiply",
+}
+
+
+def check_precision(precision: str) -> None:
+    """Raise :class:`UsageError` unless ``precision`` is one of :data:`PRECISIONS`."""
+    if precision not in PRECISIONS:
+        raise UsageError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+
+
+def weight_layer_outputs(model: Sequential) -> int:
+    """Output values the conv and fc layers of ``model`` compute for one example."""
+    return sum(math.prod(row.output_shape) for row in model.rows() if row.weights)
+
+
+def work_units(model: Sequential, precision: str, skip_zeros: bool = True) -> dict[str, int]:
+    """The units of work (:data:`UNITS`) of one inference of ``model`` in ``precision``.
+
+    MultAdds skip pruned weights when ``skip_zeros`` (:func:`effective_multadds`); a codebook
+    inference always does (:func:`~tinycompress.inference.codebook.codebook_counts`).
+    """
+    check_precision(precision)
+    if precision == "codebook":
+        counts = codebook_counts(model)
+        return {"kept weight": counts["adds"], "centroid group": counts["multiplies"]}
+    units = {"multadd": effective_multadds(model) if skip_zeros else model.multadds()}
+    if precision == "int8":
+        units["output"] = weight_layer_outputs(model)
+    return units
+
+
+def operation_counts(model: Sequential, precision: str, skip_zeros: bool = True) -> dict[str, int]:
+    """Operations of one inference, by kind (keys of :data:`PJ_45NM`)."""
+    ops: dict[str, int] = {}
+    for unit, n in work_units(model, precision, skip_zeros).items():
+        for op in OPERATIONS[precision][unit]:
+            ops[op] = ops.get(op, 0) + n
+    return ops
+
+
+def stored_weight_bytes(model: Sequential, precision: str) -> int:
+    """Bytes of ``model``'s parameters stored densely (zeros included) at ``precision``'s width.
+
+    fp32: 4 bytes per parameter; fp16: 2. int8: 1 byte per conv / fc weight, 4 per other
+    parameter (int32 biases). codebook: per conv / fc layer, a ``ceil(log2(k + 1))``-bit index
+    per weight (k shared values and the zero) plus k float32 codebook entries; 4 bytes per
+    other parameter. (A compressed file is smaller still: pass its size to
+    :func:`precision_energy`.)
+    """
+    check_precision(precision)
+    if precision in ("fp32", "fp16"):
+        return model.num_params() * (4 if precision == "fp32" else 2)
+    total_bits = 0
+    for row in model.rows():
+        if precision == "int8":
+            weight_bits = 8 * row.weights
+        else:
+            index = max(1, math.ceil(math.log2(row.distinct_weights + 1)))
+            weight_bits = index * row.weights + 32 * row.distinct_weights
+        total_bits += weight_bits + 32 * (row.params - row.weights)
+    return math.ceil(total_bits / 8)
+
+
+@dataclass(frozen=True)
+class PrecisionEnergy(_Picojoules):
+    """Energy of one inference (batch 1) in one precision, in picojoules, and its counts."""
+
+    precision: str
+    operations: dict[str, int]
+    weight_bytes: int
+    on_chip: bool
+    compute_pj: float
+    memory_pj: float
+
+
+def precision_energy(
+    model: Sequential, precision: str, weight_bytes: int | None = None, skip_zeros: bool = True,
+    sram_bytes: int = DEFAULT_SRAM_BYTES, table: dict[str, float] = PJ_45NM,
+) -> PrecisionEnergy:
+    """Energy of one inference of ``model`` run in ``precision``.
+
+    Parameters
+    ----------
+    model : the float model (the counts come from its shapes and nonzero weights).
+    precision : one of :data:`PRECISIONS`.
+    weight_bytes : bytes of weights read per inference: default the dense storage at the
+        precision's width (:func:`stored_weight_bytes`); a compressed file's size if the
+        weights are read in that form.
+    skip_zeros, sram_bytes, table : as for :func:`inference_energy`.
+
+    Returns
+    -------
+    PrecisionEnergy : compute = sum over operations of count * pJ; memory = the 32-bit words
+    the weight bytes fill, each one SRAM read if they fit ``sram_bytes``, else one DRAM read.
+    """
+    ops = operation_counts(model, precision, skip_zeros)
+    nbytes = stored_weight_bytes(model, precision) if weight_bytes is None else int(weight_bytes)
+    fits = nbytes <= sram_bytes
+    per_word = table["sram_read32"] if fits else table["dram_read32"]
+    compute = sum(count * table[op] for op, count in ops.items())
+    return PrecisionEnergy(precision, ops, nbytes, fits, compute, math.ceil(nbytes / 4) * per_word)
+
+
+def assumptions(precision: str, table: dict[str, float] = PJ_45NM) -> str:
+    """The cost model of ``precision`` in one paragraph, with the prices of ``table``."""
+    check_precision(precision)
+    parts = []
+    for unit, ops in OPERATIONS[precision].items():
+        priced = " + ".join(f"{OPERATION_NAMES[op]} ({table[op]:g} pJ)" for op in ops)
+        parts.append(f"per {UNITS[unit]}: {priced}")
+    return (f"{precision}: " + "; ".join(parts) + ". Weights are read once per inference, "
+            f"{table['sram_read32']:g} pJ per 32 bits from on-chip SRAM if they fit the budget, "
+            f"{table['dram_read32']:g} pJ from DRAM otherwise; activations, bias additions, "
+            "pooling and static power are not counted.")

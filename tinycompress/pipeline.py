@@ -24,30 +24,28 @@ import copy
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import timing, zoo
+from . import arguments, timing, zoo
 from .coding import accounting, tcz
-from .energy import inference_energy
-from .errors import ConfigError
-from .nn.checkpoint import atomic_write, load_model, save_model
+from .energy import PRECISIONS, inference_energy
+from .errors import ConfigError, shown
+from .files import atomic_write
+from .inference.calibration import calibration_subset
+from .inference.precision import evaluate_precision
+from .nn import schema
+from .nn.architecture import MAX_PARAMETERS
+from .nn.checkpoint import load_model, save_model
 from .nn.data import load_arrays, normalization_of
 from .nn.model import Sequential
 from .nn.train import Recipe, evaluate
 from .pruning import iterative, magnitude, sparse
 from .quantization import trained
-
-STAGES = ("prune", "quantize", "encode")
-STAGE_SETTINGS = {
-    "prune": ("prune_recipes", "target_kept", "sensitivity_rounds", "seed", "quick"),
-    "quantize": ("bits", "init", "finetune_epochs", "finetune_lr"),
-}
-"""The settings each stage's result depends on (besides the stages before it): changing the
-bits reruns quantisation on the saved pruned model instead of pruning again."""
+from .runs import STAGE_SETTINGS, Run
 
 
 @dataclass
@@ -72,22 +70,19 @@ class Settings:
         return replace(base, **overrides)
 
     def merged(self, path: str | Path) -> Settings:
-        """These settings updated from a JSON config file (unknown keys or recipes are errors)."""
+        """These settings updated from a JSON config file, such as ``{"bits": "fc=4"}``.
+
+        Every value is checked against :data:`arguments.SETTINGS` (its type and range, as for
+        the command line's flags); unknown keys, a repeated key and unknown pruning recipes
+        are :class:`ConfigError`.
+        """
+        where = f"{shown(str(path))}: settings"
         try:
-            doc = json.loads(Path(path).read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read settings as JSON ({exc})") from exc
-        names = {f.name for f in fields(self)}
-        if not isinstance(doc, dict):
-            raise ConfigError(f"{path}: settings must be a JSON object such as "
-                              '{"bits": "fc=4", "finetune_epochs": 0}')
-        if unknown := sorted(set(doc) - names):
-            raise ConfigError(f"{path}: unknown settings {unknown}; known: {sorted(names)}")
-        settings = replace(self, **doc)
-        if unknown := sorted(set(settings.prune_recipes) - set(iterative.PRUNE_RECIPES)):
-            raise ConfigError(f"{path}: unknown pruning recipes {unknown}; "
-                              f"known: {sorted(iterative.PRUNE_RECIPES)}")
-        return settings
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"{where} cannot be read ({exc.strerror or exc})") from exc
+        doc = schema.parse_json(data, where, ConfigError)
+        return replace(self, **schema.check_object(doc, arguments.SETTINGS, where, ConfigError))
 
 
 COMPRESSION_SETTINGS: dict[str, Settings] = {
@@ -212,49 +207,6 @@ def inference_times(model: Sequential, X: np.ndarray) -> dict[str, float]:
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Run:
-    """Where a pipeline run keeps its files."""
-
-    out: Path  # the .tcz file
-
-    @property
-    def stage_dir(self) -> Path:
-        return self.out.with_name(self.out.stem + ".stages")
-
-    @property
-    def state_path(self) -> Path:
-        return self.stage_dir / "state.json"
-
-    def checkpoint(self, stage: str) -> Path:
-        return self.stage_dir / f"{STAGES.index(stage) + 1}-{stage}.npz"
-
-    def load_state(self, settings: Settings, model_arg: str) -> dict[str, Any]:
-        """The recorded stages that are still valid for ``settings``, in order.
-
-        A stage is kept if it ran on the same model with the same values of the settings it
-        and every stage before it depend on (:data:`STAGE_SETTINGS`), and its checkpoint exists.
-        """
-        state: dict[str, Any] = {"model": model_arg, "stages": {}}
-        if not self.state_path.is_file():
-            return state
-        saved = json.loads(self.state_path.read_text())
-        if saved.get("model") != model_arg:
-            return state
-        for stage, keys in STAGE_SETTINGS.items():
-            info = saved.get("stages", {}).get(stage)
-            wanted = {k: getattr(settings, k) for k in keys}
-            valid = info is not None and info.get("settings") == wanted
-            if not (valid and self.checkpoint(stage).is_file()):
-                break
-            state["stages"][stage] = info
-        return state
-
-    def save_state(self, state: dict[str, Any]) -> None:
-        text = json.dumps(state, indent=1).encode()
-        atomic_write(self.state_path, lambda f: f.write(text))
-
-
 def load_data(meta: dict[str, Any], data_dir: str | None, quick: bool) -> Data:
     """The training and test arrays of ``data_dir``, normalised as ``meta`` records."""
     norm = normalization_of(meta, data_dir)
@@ -291,7 +243,7 @@ def run_stages(run_: Run, state: dict[str, Any], model: Sequential, meta: dict[s
     for stage in STAGE_SETTINGS:
         path = run_.checkpoint(stage)
         if stage in state["stages"]:
-            model, _ = load_model(path)
+            model, _ = load_model(path, run_.max_parameters)
             log(f"[{stage}] resumed from {path}")
             continue
         log(f"[{stage}] running ...")
@@ -305,10 +257,15 @@ def run_stages(run_: Run, state: dict[str, Any], model: Sequential, meta: dict[s
 
 def encode(run_: Run, state: dict[str, Any], model: Sequential,
            meta: dict[str, Any], settings: Settings) -> bytes:
-    """Encode ``model`` once and write those bytes atomically to the ``.tcz`` file."""
+    """Encode ``model`` once and write it to the ``.tcz`` file; the file's bytes.
+
+    The file is written atomically and only once its bytes are known to decode to ``model``
+    bit for bit (:func:`tinycompress.coding.tcz.checked_bytes`): a previous run's file is
+    never replaced by a bad one.
+    """
     t0 = time.perf_counter()
-    blob = tcz.to_bytes(model, settings.index_bits, meta)
-    atomic_write(run_.out, lambda f: f.write(blob))
+    blob = tcz.checked_bytes(model, settings.index_bits, meta)
+    tcz.write_file(blob, run_.out)
     state["stages"]["encode"] = {"seconds": round(time.perf_counter() - t0, 1)}
     run_.save_state(state)
     return blob
@@ -326,15 +283,20 @@ def formula_bytes(inspected: dict[str, Any]) -> float:
 
 
 def measure(blob: bytes, original_model: Sequential, original: dict[str, Any],
-            pruned_bytes: int, data: Data) -> dict[str, Any]:
+            pruned_bytes: int, data: Data, max_parameters: int = MAX_PARAMETERS
+            ) -> dict[str, Any]:
     """The report's measurements of the compressed model, all from the file's bytes ``blob``.
 
     The model is decoded from ``blob`` (the file is the only truth about the compressed model),
     then evaluated, timed and costed; ``pruned_bytes`` is the prune stage's file size.
     """
-    decoded, meta, records = tcz.read_records(blob)
+    decoded, meta, records = tcz.read_records(blob, max_parameters)
     inspected = accounting.inspect_records(len(blob), decoded, meta, records)
     final = evaluate(decoded, data.X_test, data.y_test)
+    calibration = calibration_subset(data.X)  # training images: the test set is only measured
+    precisions = {p: evaluate_precision(decoded, data.X_test, data.y_test, p,
+                                        calibration=calibration, weight_bytes=len(blob))
+                  for p in PRECISIONS}
     return {
         "compressed": {"error": final["error"], "accuracy": final["accuracy"], "n": final["n"],
                        "file_bytes": len(blob), "ratio": original["bytes"] / len(blob)},
@@ -347,23 +309,26 @@ def measure(blob: bytes, original_model: Sequential, original: dict[str, Any],
             "original": inference_energy(original_model, original["bytes"],
                                          skip_zeros=False).to_json(),
             "compressed": inference_energy(decoded, len(blob)).to_json()},
+        "precisions": precisions,
     }
 
 
 def run(model_arg: str, out: str | Path, settings: Settings, data_dir: str | None = None,
-        progress: bool = True, log: Callable[[str], Any] = print) -> dict[str, Any]:
+        max_parameters: int = MAX_PARAMETERS, progress: bool = True,
+        log: Callable[[str], Any] = print) -> dict[str, Any]:
     """Run (or resume) the pipeline on ``model_arg``; write ``out`` (.tcz) and its report.
 
-    Returns the report as a dict (also written as ``<out stem>.report.json`` and ``.md``).
+    A model of more than ``max_parameters`` values is refused. Returns the report as a dict
+    (also written as ``<out stem>.report.json`` and ``.md``).
     """
     start = time.perf_counter()
-    run_ = Run(Path(out))
-    model, meta = zoo.resolve_model(model_arg)
+    run_ = Run(Path(out), max_parameters)
+    model, meta = zoo.resolve_model(model_arg, max_parameters)
     original_model = copy.deepcopy(model)
     data = load_data(meta, data_dir, settings.quick)
     original = {"error": evaluate(model, data.X_test, data.y_test)["error"],
                 "params": model.num_params(), "bytes": 4 * model.num_params()}
-    state = run_.load_state(settings, model_arg)
+    state = run_.load_state(settings, model_arg, log)
     model = run_stages(run_, state, model, meta, data, settings, progress, log)
     blob = encode(run_, state, model, {"normalization": meta.get("normalization"),
                                        "source": model_arg, "pipeline": asdict(settings)},
@@ -371,7 +336,8 @@ def run(model_arg: str, out: str | Path, settings: Settings, data_dir: str | Non
     report = {
         "model": model_arg, "out": str(run_.out), "settings": asdict(settings),
         "original": original, "stages": state["stages"],
-        **measure(blob, original_model, original, state["stages"]["prune"]["file_bytes"], data),
+        **measure(blob, original_model, original, state["stages"]["prune"]["file_bytes"], data,
+                  max_parameters),
         "seconds": round(time.perf_counter() - start, 1),
     }
     write_report(run_, report)
@@ -382,8 +348,7 @@ def write_report(run_: Run, report: dict[str, Any]) -> None:
     """``<stem>.report.json`` and ``<stem>.report.md`` (with PNG figures) beside the file."""
     from .report import render_markdown  # matplotlib is imported only when a report is drawn
 
-    stem = run_.out.with_name(run_.out.stem)
     text = json.dumps(report, indent=1).encode()
-    atomic_write(stem.with_suffix(".report.json"), lambda f: f.write(text))
-    md = render_markdown(report, stem).encode()
-    atomic_write(stem.with_suffix(".report.md"), lambda f: f.write(md))
+    atomic_write(run_.beside(".report.json"), lambda f: f.write(text))
+    md = render_markdown(report, run_.beside("")).encode()
+    atomic_write(run_.beside(".report.md"), lambda f: f.write(md))

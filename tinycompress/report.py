@@ -64,9 +64,34 @@ def layer_table(inspect: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def precision_rows(report: dict[str, Any]) -> list[str]:
+    """Rows of the four-metrics table for the decoded model run in each precision.
+
+    ``report["precisions"]`` maps a precision to
+    :func:`~tinycompress.inference.precision.evaluate_precision`'s result; no rows without it.
+    """
+    runs = report.get("precisions", {})
+    if not runs:
+        return []
+    names = " / ".join(runs)
+
+    def row(label: str, cell: Any) -> str:
+        return f"| {label} ({names}) | - | " + " / ".join(cell(r) for r in runs.values()) + " |"
+
+    def ms(batch: str) -> Any:
+        return lambda r: f"{1e3 * r['seconds'][batch]:.3f} ms" if batch in r["seconds"] else "-"
+
+    return [row(f"1. Test error (n = {next(iter(runs.values()))['n']:,})",
+                lambda r: f"{100 * r['error']:.2f}%"),
+            row("3. Inference time, batch 1", ms("1")),
+            row("3. Inference time, batch 64", ms("64")),
+            row("4. Energy per inference", lambda r: f"{r['energy']['total_pj'] / 1e6:.4f} uJ "
+                f"({'SRAM' if r['energy']['on_chip'] else 'DRAM'})")]
+
+
 def render_markdown(report: dict[str, Any], stem: Path) -> str:
     """The whole report as Markdown; figures are written as ``<stem>.*.png`` beside it."""
-    chart = size_chart(report, stem.with_suffix(".sizes.png"))
+    chart = size_chart(report, stem.with_name(stem.name + ".sizes.png"))
     o, c = report["original"], report["compressed"]
     paper = PAPER.get(report["model"])
     t, e = report["times"], report["energy_pj"]
@@ -94,6 +119,7 @@ def render_markdown(report: dict[str, Any], stem: Path) -> str:
         f"({'SRAM' if e['original']['on_chip'] else 'DRAM'}) | "
         f"{e['compressed']['total_pj'] / 1e6:.3f} uJ "
         f"({'SRAM' if e['compressed']['on_chip'] else 'DRAM'}) |",
+        *precision_rows(report),
         "",
     ]
     if paper:
@@ -115,4 +141,5 @@ def render_markdown(report: dict[str, Any], stem: Path) -> str:
               " their stored form, from SRAM if the model fits in a 512 KiB on-chip budget and"
               " from DRAM otherwise; activations, decoding and static power are not counted"
               " (see `tinycompress/energy.py`).", ""]
+    lines += [f"- {r['assumptions']}" for r in report.get("precisions", {}).values()]
     return "\n".join(lines)

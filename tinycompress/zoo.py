@@ -26,10 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from .coding import tcz
-from .errors import CheckpointError, UsageError
+from .errors import CheckpointError, UsageError, shown
 from .models.lenet import lenet5, lenet_300_100
 from .models.mobilenet import mobilenet_mnist, mobilenet_v1
 from .models.vgg import vgg16
+from .nn.architecture import MAX_PARAMETERS
 from .nn.checkpoint import load_model
 from .nn.data import Normalization, data_dir, load_arrays, load_split
 from .nn.model import Sequential
@@ -46,6 +47,9 @@ BUILDERS: dict[str, Callable[..., Sequential]] = {
 
 COUNTABLE: frozenset[str] = frozenset({"mobilenet-v1", "mobilenet-mnist", "vgg16"})
 """Builders that accept ``shape_only=True`` (weightless placeholders, for counting only)."""
+
+SCALABLE: frozenset[str] = frozenset({"mobilenet-v1", "mobilenet-mnist"})
+"""Builders that take MobileNet's ``alpha``, ``resolution`` and ``full_conv``."""
 
 
 TRAINING_RECIPES: dict[str, Recipe] = {
@@ -76,7 +80,7 @@ PRETRAINED: dict[str, str] = {
 def build(name: str, **kwargs: Any) -> Sequential:
     """A freshly initialised model of the named architecture."""
     if name not in BUILDERS:
-        raise UsageError(f"unknown model {name!r}; the zoo has {sorted(BUILDERS)}")
+        raise UsageError(f"unknown model {shown(name)}; the zoo has {sorted(BUILDERS)}")
     return BUILDERS[name](**kwargs)
 
 
@@ -84,12 +88,13 @@ def pretrained_path(name: str) -> Path:
     """Where the shipped checkpoint of a zoo name lives (the file may be missing)."""
     if name not in PRETRAINED:
         raise UsageError(
-            f"no shipped checkpoint named {name!r}; shipped: {sorted(PRETRAINED)}"
+            f"no shipped checkpoint named {shown(name)}; shipped: {sorted(PRETRAINED)}"
         )
     return data_dir() / PRETRAINED[name]
 
 
-def load_pretrained(name: str) -> tuple[Sequential, dict[str, Any]]:
+def load_pretrained(name: str, max_parameters: int = MAX_PARAMETERS
+                    ) -> tuple[Sequential, dict[str, Any]]:
     """The shipped checkpoint of a zoo name: ``(model, meta)``."""
     path = pretrained_path(name)
     if not path.is_file():
@@ -100,7 +105,7 @@ def load_pretrained(name: str) -> tuple[Sequential, dict[str, Any]]:
             f"the shipped checkpoint {path} is missing; restore it with `git checkout -- "
             f"data/{PRETRAINED[name]}` or re-create it with `{remake}`"
         )
-    return load_model(path)
+    return load_model(path, max_parameters)
 
 
 def training_lr(meta: dict[str, Any]) -> float:
@@ -129,7 +134,8 @@ def train_model(name: str, folder: str | Path | None = None, seed: int = 0,
     training time, test result, the data's SHA-256 digests and the final training loss.
     """
     if name not in TRAINING_RECIPES:
-        raise UsageError(f"no training recipe for {name!r}; known: {sorted(TRAINING_RECIPES)}")
+        raise UsageError(f"no training recipe for {shown(name)}; known: "
+                         f"{sorted(TRAINING_RECIPES)}")
     recipe = replace(TRAINING_RECIPES[name], **overrides)
     split = load_split("train", folder)
     norm = Normalization.fit(split.images)
@@ -147,13 +153,22 @@ def train_model(name: str, folder: str | Path | None = None, seed: int = 0,
                    "data_sha256": split.sha256, "final_train_loss": history[-1].loss}
 
 
-def resolve_model(arg: str) -> tuple[Sequential, dict[str, Any]]:
+def model_path(arg: str) -> Path:
+    """The file a command's model argument names: a shipped checkpoint's, else ``arg`` itself
+    (which may not exist: a bare architecture name names no file)."""
+    return pretrained_path(arg) if arg in PRETRAINED else Path(arg)
+
+
+def resolve_model(arg: str, max_parameters: int = MAX_PARAMETERS
+                  ) -> tuple[Sequential, dict[str, Any]]:
     """What a command is given as its model -> ``(model, meta)``.
 
     Parameters
     ----------
     arg : a zoo name with a shipped checkpoint (:data:`PRETRAINED`), or the path of a
         checkpoint (``.npz``) or of a compressed ``.tcz`` file.
+    max_parameters : a file describing a larger model is refused before anything is
+        allocated (:data:`~tinycompress.nn.architecture.MAX_PARAMETERS` unless raised).
 
     Raises
     ------
@@ -162,15 +177,16 @@ def resolve_model(arg: str) -> tuple[Sequential, dict[str, Any]]:
         existing file.
     """
     if arg in PRETRAINED:
-        return load_pretrained(arg)
+        return load_pretrained(arg, max_parameters)
     path = Path(arg)
     if path.is_file():
-        return tcz.load(path) if path.suffix == ".tcz" else load_model(path)
+        load = tcz.load if path.suffix == ".tcz" else load_model
+        return load(path, max_parameters)
     if arg in BUILDERS:
         raise UsageError(
-            f"{arg!r} is an architecture without shipped weights; train it with `tinycompress "
+            f"{shown(arg)} is an architecture without shipped weights; train it with `tinycompress "
             f"train {arg} --out PATH` where it has a recipe, or pass a checkpoint path"
         )
     raise UsageError(
-        f"{arg!r} is neither a zoo name ({', '.join(sorted(BUILDERS))}) nor an existing file"
+        f"{shown(arg)} is neither a zoo name ({', '.join(sorted(BUILDERS))}) nor an existing file"
     )

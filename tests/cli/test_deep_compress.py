@@ -12,6 +12,7 @@ from tinycompress.coding import tcz
 @pytest.mark.task_magnitude_prune
 @pytest.mark.task_centroid_grad
 @pytest.mark.task_inference_energy
+@pytest.mark.task_requantize
 def test_cli_on_a_model_trained_on_another_dataset(tmp_path, capsys, make_dataset):
     folder = make_dataset(tmp_path / "d", n_train=64, n_test=16, size=(28, 28), classes=5)
     ckpt = tmp_path / "m.npz"
@@ -36,4 +37,4 @@ def test_unreadable_config_is_a_one_line_error(tmp_path, capsys):
     assert main(["deep-compress", "lenet5", "--quick", "--config", str(cfg),
                  "--out", str(tmp_path / "x.tcz")]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "cannot read settings as JSON" in err
+    assert err.count("\n") == 1 and "settings is not readable JSON" in err

@@ -44,3 +44,14 @@ def test_cli_init_writes_a_student_copy(tmp_path: Path, capsys: pytest.CaptureFi
         f"start with {copy / 'EXERCISES.md'}\n"
     )
     assert (copy / "EXERCISES.md").is_file()
+
+
+def test_cli_init_refuses_a_folder_inside_the_source(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "tinycompress").mkdir()
+    (tmp_path / "pyproject.toml").write_text("")
+    assert main(["exercises", "init", str(tmp_path / "copy"), "--source", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is inside the source checkout" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pyproject.toml", "tinycompress"]

@@ -149,3 +149,13 @@ def test_random_bytes_decode_equal_or_raise(
             outcomes.append(type(err))
     if isinstance(outcomes[0], np.ndarray) or isinstance(outcomes[1], np.ndarray):
         assert np.array_equal(outcomes[0], outcomes[1])
+
+
+def test_table_width_follows_the_stream_length() -> None:
+    widths = [huffman_fast.table_bits_for(n) for n in (0, 1, 3000, 90_000, 1 << 23, 1 << 40)]
+    assert widths == [8, 8, 9, 14, 16, 16]
+    x = np.random.default_rng(3).geometric(0.3, size=5000) - 1
+    code = huffman.HuffmanCode.from_counts(np.bincount(x))
+    data, nbits = huffman.encode(x, code)
+    width = huffman_fast.table_bits_for(nbits)
+    assert np.array_equal(huffman_fast.decode(data, nbits, x.size, code, width), x)

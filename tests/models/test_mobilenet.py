@@ -1,10 +1,13 @@
 """MobileNetV1: the paper's counts (Tables 1-7), multipliers, shape-only counting, MNIST variant."""
 
+import tracemalloc
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tinycompress.errors import ShapeError, UsageError
 from tinycompress.models.mobilenet import (
     mobilenet_mnist,
     mobilenet_v1,
@@ -99,10 +102,32 @@ def test_shape_only_counting_allocates_no_weights():
     for _, _, value in model.parameters():
         if value.ndim > 1:  # conv and FC weights: zero-stride placeholders
             assert not any(value.strides) and not value.flags.writeable
+    for layer in model.layers:  # BatchNorm's arrays too
+        assert all(not any(a.strides) for a in (*layer.params.values(), *layer.buffers.values()))
     built = mobilenet_v1(alpha=0.25, resolution=64)
     placeholder = mobilenet_v1(alpha=0.25, resolution=64, shape_only=True)
-    assert built.summary()["params"] == placeholder.summary()["params"]
-    assert built.summary()["multadds"] == placeholder.summary()["multadds"]
+    for key in ("params", "weights", "multadds", "bytes"):
+        assert built.summary()[key] == placeholder.summary()[key]
+
+
+def test_a_huge_multiplier_is_counted_in_no_memory_or_refused():
+    tracemalloc.start()
+    try:
+        summary = mobilenet_v1(alpha=1000, shape_only=True).summary()  # 3 x 10^12 parameters
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert summary["params"] > 3 * 10**12 and peak < 1 << 20
+    with pytest.raises(UsageError, match="over the limit of 268,435,456; build it with "
+                                         "shape_only=True"):
+        mobilenet_v1(alpha=30)  # 2.9 G values: refused before a weight is drawn
+    with pytest.raises(UsageError, match="1,024,000,000 channels wide, over the limit"):
+        mobilenet_v1(alpha=1e6, shape_only=True)
+    for alpha in (0, -1, float("nan"), float("inf")):
+        with pytest.raises(UsageError, match="positive finite"):
+            mobilenet_v1(alpha=alpha, shape_only=True)
+    with pytest.raises(UsageError, match="resolution must be a number of pixels"):
+        mobilenet_v1(resolution=0)
 
 
 def test_layer_names_and_types_follow_table_1():
@@ -146,3 +171,5 @@ def test_resize_matrix():
     x = np.full((2, 1, 28, 28), 3.0, np.float32)
     np.testing.assert_allclose(resize_images(x, 20), 3.0, rtol=1e-6)
     assert resize_images(x, 28) is x
+    with pytest.raises(ShapeError, match="positive"):
+        resize_matrix(0, 3)

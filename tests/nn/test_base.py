@@ -4,7 +4,17 @@ import numpy as np
 import pytest
 
 from tinycompress.errors import ShapeError
-from tinycompress.nn.base import SHAPE_ONLY, Layer, check_input, uniform_init
+from tinycompress.nn.base import (
+    SHAPE_ONLY,
+    Layer,
+    check_input,
+    check_shape,
+    constant_init,
+    count_nonzero,
+    is_placeholder,
+    uniform_init,
+)
+from tinycompress.nn.batchnorm import BatchNorm2D
 from tinycompress.nn.dense import Dense
 
 
@@ -39,3 +49,27 @@ def test_backward_before_a_training_forward_is_refused():
     with pytest.raises(RuntimeError, match="fc: backward\\(\\) called before forward"):
         layer.backward(np.ones((1, 2)))
     assert repr(layer) == "Dense(in_features=3, out_features=2)"
+
+
+def test_constant_placeholders_hold_their_value_and_count_without_a_pass():
+    zeros = constant_init(SHAPE_ONLY, 0.0, (1 << 40,), np.float32)  # 4 TB, never allocated
+    ones = constant_init(SHAPE_ONLY, 1.0, (1 << 20, 1 << 20), np.float32)
+    assert is_placeholder(zeros) and count_nonzero(zeros) == 0
+    assert count_nonzero(ones) == 1 << 40  # counted from its one value, not element by element
+    real = constant_init(None, 1.0, (3,), np.float32)
+    assert not is_placeholder(real) and real.flags.writeable and count_nonzero(real) == 3
+    bn = BatchNorm2D(4, rng=SHAPE_ONLY)
+    assert all(is_placeholder(a) for a in (*bn.params.values(), *bn.buffers.values()))
+    assert bn.num_nonzero_params() == 4  # gamma is ones, beta zeros: as a fresh layer's
+
+
+def test_a_placeholder_too_large_to_address_is_a_shape_error():
+    with pytest.raises(ShapeError, match="too large to address"):
+        uniform_init(SHAPE_ONLY, 1, (1 << 24,) * 4, np.float32)
+
+
+def test_check_shape_names_the_layer_and_the_expectation():
+    layer = Layer(name="pool3")
+    assert check_shape(layer, [3, 4, 4], 3, 3) == (3, 4, 4)
+    with pytest.raises(ShapeError, match=r"pool3: expected 3-D input per example, got shape \(12"):
+        check_shape(layer, (12,), 3)

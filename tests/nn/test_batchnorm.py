@@ -4,23 +4,43 @@ import numpy as np
 import pytest
 
 from tinycompress.errors import ShapeError
-from tinycompress.nn.batchnorm import BatchNorm2D
+from tinycompress.nn.batchnorm import BatchNorm2D, batchnorm_backward, batchnorm_forward
+from tinycompress.nn.gradcheck import numerical_gradient, rel_error
 
 
-@pytest.mark.parametrize(
-    "train", [pytest.param(True, marks=pytest.mark.task_batchnorm_backward), False]
-)
-@pytest.mark.parametrize("shape", [(4, 3, 5, 5), (1, 2, 3, 4)])
-def test_batchnorm_gradients(train, shape, rand, as64, check_gradients):
-    layer = as64(BatchNorm2D(shape[1]))
+def _statistics(C):
     rng = np.random.default_rng(5)
-    layer.params["gamma"] = rng.uniform(0.5, 1.5, shape[1])
-    layer.params["beta"] = rng.standard_normal(shape[1])
-    layer.buffers["running_mean"] = rng.standard_normal(shape[1])
-    layer.buffers["running_var"] = rng.uniform(0.5, 2.0, shape[1])
-    if train:  # running statistics change on every training forward: freeze them for the check
-        layer.momentum = 0.0
-    check_gradients(layer, rand(*shape) * 2 + 1, train=train)
+    return (rng.uniform(0.5, 1.5, C), rng.standard_normal(C), rng.standard_normal(C),
+            rng.uniform(0.5, 2.0, C))
+
+
+@pytest.mark.task_batchnorm_backward
+@pytest.mark.parametrize("shape", [(4, 3, 5, 5), (1, 2, 3, 4)])
+def test_batchnorm_gradients(shape, rand, as64, check_gradients):
+    layer = as64(BatchNorm2D(shape[1]))
+    for store, key, value in zip([layer.params] * 2 + [layer.buffers] * 2,
+                                 ("gamma", "beta", "running_mean", "running_var"),
+                                 _statistics(shape[1]), strict=True):
+        store[key] = value
+    layer.momentum = 0.0  # running statistics change on every training forward: freeze them
+    check_gradients(layer, rand(*shape) * 2 + 1, train=True)
+
+
+@pytest.mark.parametrize("shape", [(4, 3, 5, 5), (1, 2, 3, 4)])
+def test_batchnorm_gradients_with_fixed_statistics(shape, rand):
+    """The running-statistics branch of the pure functions (BatchNorm frozen): the layer itself
+    backpropagates only after a training forward pass, which uses the batch's statistics."""
+    gamma, beta, mean, var = _statistics(shape[1])
+    x = rand(*shape) * 2 + 1
+    r = np.random.default_rng(1).standard_normal(shape)
+    _, cache = batchnorm_forward(x, gamma, beta, mean, var, 1e-5)
+    dx, dgamma, dbeta = batchnorm_backward(r, cache, batch_stats=False)
+
+    def f():
+        return float((batchnorm_forward(x, gamma, beta, mean, var, 1e-5)[0] * r).sum())
+
+    for analytic, value in ((dx, x), (dgamma, gamma), (dbeta, beta)):
+        assert rel_error(analytic, numerical_gradient(f, value)) < 1e-6
 
 
 def test_batchnorm_train_normalises_and_tracks_running_stats(rand):

@@ -1,4 +1,5 @@
-"""IDX reading, checksums, clear errors, other folders, augmentation."""
+"""IDX reading, checksums, clear errors, other folders, normalisation, augmentation; forged
+IDX headers and .gz bombs refused before their payload is read."""
 
 import gzip
 import shutil
@@ -6,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from tinycompress.errors import DataError
+from tinycompress.errors import CheckpointError, DataError, UsageError
 from tinycompress.nn import data
 
 
@@ -70,3 +71,112 @@ def test_random_shift_is_seeded_and_moves_content():
     np.testing.assert_array_equal(a, b)
     assert a.shape == x.shape and (a.sum(axis=(1, 2, 3)) == 4).all()  # nothing cut off at +-2
     assert any(not np.array_equal(a[i], x[i]) for i in range(3))
+
+
+def idx(code, dims, payload=b""):
+    """IDX bytes: the magic (type ``code``), the big-endian sizes, then ``payload``."""
+    return bytes([0, 0, code, len(dims)]) + b"".join(d.to_bytes(4, "big") for d in dims) + payload
+
+
+@pytest.mark.parametrize("buf,match", [
+    (idx(0x08, (1 << 16,) * 4), r"declares \(65536, 65536, 65536, 65536\) of uint8, "
+                                r"18,446,744,073,709,551,616 bytes, over the limit"),  # wraps to 0
+    (idx(0x0C, (1 << 30,)), r"4,294,967,296 bytes, over the limit of 1,073,741,824"),
+    (idx(0x08, (3, 0, 2)), r"the IDX header declares the sizes \(3, 0, 2\); each must be >= 1"),
+    (idx(0x08, ()), r"declares 0 dimensions; expected 1\.\.8"),
+    (idx(0x08, (1,) * 9, b"x"), r"declares 9 dimensions"),
+    (idx(0x07, (3,), b"abc"), r"bad magic number 00000701; the third byte is the type code: "
+                              r"0x08 \(uint8\)"),
+    (idx(0x08, (3,), b"abcd"), r"declares 3 bytes of data but more follow \(trailing bytes\)"),
+    (idx(0x08, (3,), b"ab"), r"declares 3 bytes of data but only 2 follow; it is truncated"),
+    (idx(0x08, (3, 4))[:9], r"IDX header truncated"),
+])
+def test_forged_idx_headers_are_refused(buf, match):
+    with pytest.raises(DataError, match=match):
+        data.parse_idx(buf, "x")
+
+
+def test_idx_arrays_come_back_in_native_byte_order():
+    values = np.array([[1, -2], [300, 4]], ">i2")
+    arr = data.parse_idx(idx(0x0B, (2, 2), values.tobytes()))
+    assert arr.dtype == np.int16 and arr.dtype.isnative
+    np.testing.assert_array_equal(arr, values)
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_a_file_is_read_no_further_than_its_header_says(tmp_path, compress, peak_of):
+    """A .gz bomb (or a raw file) whose header declares 12 bytes, then 64 MiB more: refused
+    after reading 13 bytes of payload, so memory stays small."""
+    raw = idx(0x08, (3, 2, 2), bytes(12 + (64 << 20)))
+    path = tmp_path / ("f.gz" if compress else "f")
+    path.write_bytes(gzip.compress(raw, 1) if compress else raw)
+
+    def read():
+        with pytest.raises(DataError, match="trailing bytes"):
+            data.read_idx(path)
+    assert peak_of(read) < 1 << 20
+
+
+def test_a_header_over_the_limit_is_refused_before_the_payload(tmp_path, peak_of):
+    path = tmp_path / "bomb.gz"
+    path.write_bytes(gzip.compress(idx(0x08, (1 << 16, 1 << 15), bytes(32 << 20)), 1))
+
+    def read():
+        with pytest.raises(DataError, match="over the limit of 1,073,741,824"):
+            data.read_idx(path)
+    assert peak_of(read) < 1 << 20
+
+
+@pytest.mark.parametrize("kind,array,match", [
+    ("images", np.zeros((12, 6, 7), ">f4"), r"images are float32; expected bytes \(IDX type 0x08"),
+    ("images", np.zeros((12, 42), np.uint8), r"expected a 3-D IDX array, got shape \(12, 42\)"),
+    ("labels", np.full(12, -1, np.int8), r"labels must be integers in 0\.\.65535; got int8 in -1"),
+    ("labels", np.full(12, 1 << 20, ">i4"), r"labels must be integers .* got int32 in 1048576"),
+    ("labels", np.zeros(12, ">f8"), r"labels must be integers .* got float64"),
+])
+def test_split_arrays_of_the_wrong_kind_are_refused(tmp_path, make_dataset, kind, array, match):
+    folder = make_dataset(tmp_path / "d", compress=False)
+    code = {np.dtype(np.uint8): 0x08, np.dtype(np.int8): 0x09, np.dtype(">i4"): 0x0C,
+            np.dtype(">f4"): 0x0D, np.dtype(">f8"): 0x0E}[array.dtype]
+    stem = "train-images-idx3-ubyte" if kind == "images" else "train-labels-idx1-ubyte"
+    (folder / stem).write_bytes(idx(code, array.shape, array.tobytes()))
+    with pytest.raises(DataError, match=match):
+        data.load_split("train", folder)
+
+
+def test_an_unknown_split_is_a_usage_error():
+    with pytest.raises(UsageError, match="'train' or 'test', got 'valid'"):
+        data.load_split("valid")
+
+
+@pytest.mark.parametrize("value,match", [
+    ({"mean": 0.1, "std": 0.0}, r"normalization\.std is 0\.0; expected a finite number in "
+                                r"\[1\.17549e-38, 3\.40282e\+38\]"),
+    ({"mean": 0.1, "std": -1}, r"std is -1"),
+    ({"mean": float("nan"), "std": 1}, r"mean is nan"),
+    ({"mean": 1e39, "std": 1}, r"mean is 1e\+39"),  # finite, but not in float32
+    ({"mean": True, "std": 1}, r"mean is True"),
+    ({"mean": "0", "std": 1}, r"mean is '0'"),
+    ({"mean": 0.1}, r"normalization lacks the key 'std'"),
+    ({"mean": 0.1, "std": 1, "var": 1}, r"normalization has the unknown key 'var'"),
+    ([0.1, 0.3], r"normalization is \[0\.1, 0\.3\]; expected an object"),
+])
+def test_a_recorded_normalization_is_checked_field_by_field(value, match):
+    with pytest.raises(DataError, match=match):
+        data.Normalization.from_json(value)
+    with pytest.raises(CheckpointError, match="^m.npz: meta.normalization"):
+        data.Normalization.from_json(value, CheckpointError, "m.npz: meta.normalization")
+
+
+def test_constant_images_have_no_normalization():
+    with pytest.raises(DataError, match="empty or constant"):
+        data.Normalization.fit(np.full((3, 4, 4), 7, np.uint8))
+
+
+def test_normalization_of_reads_the_record_or_fits_when_there_is_none(make_dataset, tmp_path):
+    assert data.normalization_of({"normalization": {"mean": 0.5, "std": 2}}) == \
+        data.Normalization(0.5, 2.0)
+    folder = make_dataset(tmp_path / "d")
+    fitted = data.Normalization.fit(data.load_split("train", folder).images)
+    assert data.normalization_of({"normalization": None}, folder) == fitted
+    assert data.normalization_of({}, folder) == fitted

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from tinycompress.errors import ShapeError
+from tinycompress.errors import ShapeError, UsageError
 from tinycompress.nn import depthwise
 from tinycompress.nn.base import SHAPE_ONLY
 from tinycompress.nn.batchnorm import BatchNorm2D
@@ -203,5 +203,6 @@ def test_formulas_by_hand():
 def test_scale_width_floors_like_keras():
     assert [scale_width(32, a) for a in (1.0, 0.75, 0.5, 0.25)] == [32, 24, 16, 8]
     assert scale_width(1000, 0.3) == 300 and scale_width(3, 0.1) == 1  # never zero channels
-    with pytest.raises(ValueError, match="positive"):
-        scale_width(32, 0.0)
+    for alpha in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(UsageError, match="positive finite"):
+            scale_width(32, alpha)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from tinycompress.errors import UsageError
 from tinycompress.nn.elementwise import Dropout, ReLU
 
 
@@ -23,7 +24,7 @@ def test_dropout_gradient_and_determinism(rand, check_gradients):
 
 
 def test_dropout_probability_must_be_below_one():
-    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+    with pytest.raises(UsageError, match=r"\[0, 1\)"):
         Dropout(1.0)
 
 

@@ -30,6 +30,9 @@ def test_conv_output_size():
     assert conv_output_size(9, 4, 3, 1) == 3  # floor((9 + 2 - 4) / 3) + 1
     with pytest.raises(ShapeError, match="does not fit"):
         conv_output_size(3, 5)
+    for kernel, stride, padding in ((0, 1, 0), (3, 0, 1), (3, 1, -1)):  # not a ZeroDivisionError
+        with pytest.raises(ShapeError, match="kernel >= 1, stride >= 1 and padding >= 0"):
+            conv_output_size(8, kernel, stride, padding)
 
 
 def test_batch_last_is_a_padded_contiguous_copy(rand):

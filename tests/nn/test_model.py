@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from tinycompress.errors import ShapeError
+from tinycompress.errors import ShapeError, UsageError
+from tinycompress.nn import model as model_module
 from tinycompress.nn.base import SHAPE_ONLY
 from tinycompress.nn.batchnorm import BatchNorm2D
 from tinycompress.nn.conv import Conv2D
@@ -33,7 +34,7 @@ def test_unnamed_layers_are_numbered_by_kind():
                         Dense(8, 3, name="head")], (1, 6, 6))
     assert [layer.name for layer in model.layers] == ["conv1", "relu1", "conv2", "relu2",
                                                       "flatten1", "head"]
-    with pytest.raises(KeyError, match="no layer 'fc1'"):
+    with pytest.raises(UsageError, match="no layer 'fc1'; layers: conv1, relu1, conv2"):
         model.layer("fc1")
 
 
@@ -52,8 +53,22 @@ def test_summary_table_and_distinct_weights(tiny_net):
 def test_mismatched_layers_fail_at_construction():
     with pytest.raises(ShapeError):
         Sequential([Flatten(), Dense(10, 3)], (1, 4, 4))
-    with pytest.raises(ValueError, match="unique"):
-        Sequential([ReLU(name="a"), ReLU(name="a")], (3,))
+    with pytest.raises(UsageError, match="unique: 'a' names layers 0 and 2"):
+        Sequential([ReLU(name="a"), ReLU(name="b"), ReLU(name="a")], (3,))
+
+
+def test_evaluation_batches_fit_the_working_budget(tiny_net, tiny_batch, monkeypatch):
+    model = tiny_net()
+    # conv1 holds input 36 + output 48 + padded copy 36 + patches 9 * 16 per example
+    assert model.working_values() == 36 + 48 + 36 + 144 and model.batch_for(1000) == 1000
+    x, y = tiny_batch(32)
+    whole = model.predict(x)
+    monkeypatch.setattr(model_module, "EVAL_BUDGET", 3 * 264)
+    assert model.batch_for(1000) == 3 and model.batch_for(2) == 2
+    np.testing.assert_array_equal(model.predict(x), whole)
+    monkeypatch.setattr(model_module, "EVAL_BUDGET", 1)
+    assert model.batch_for(1000) == 1  # at least one example
+    np.testing.assert_array_equal(model.predict(x), whole)
 
 
 def test_forward_rejects_wrong_input_shape(tiny_net):

@@ -15,8 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from ..nn.architecture import MAX_PARAMETERS
 from ..nn.model import Sequential
-from .tcz import VERSION, TensorRecord, bit_patterns, read_file, read_records
+from .sections import bit_patterns
+from .tcz import VERSION, TensorRecord, naming, read_file, read_records
 
 
 def stream_bits(desc: dict[str, Any], n: int) -> tuple[int, int]:
@@ -69,9 +71,9 @@ def tensor_row(rec: TensorRecord) -> dict[str, Any]:
     return row
 
 
-def inspect_bytes(blob: bytes) -> dict[str, Any]:
+def inspect_bytes(blob: bytes, max_parameters: int = MAX_PARAMETERS) -> dict[str, Any]:
     """Per-layer and total storage of ``.tcz`` bytes (see :func:`inspect`)."""
-    return inspect_records(len(blob), *read_records(blob))
+    return inspect_records(len(blob), *read_records(blob, max_parameters))
 
 
 def inspect_records(file_bytes: int, model: Sequential, meta: dict[str, Any],
@@ -105,16 +107,19 @@ def inspect_records(file_bytes: int, model: Sequential, meta: dict[str, Any],
     }
 
 
-def inspect(path: str | Path) -> dict[str, Any]:
+def inspect(path: str | Path, max_parameters: int = MAX_PARAMETERS) -> dict[str, Any]:
     """Where the bytes of a ``.tcz`` file go, per layer, in the paper's table format.
 
     Returns a dict with ``layers`` (one row per layer with parameters: weights kept, weight
     and index bits before and after Huffman coding, bytes, compression rates from the
     file's bytes and from the paper's formula), ``tensors`` (the same per tensor), and the
     totals ``file_bytes``, ``dense_bytes`` (the float32 size of the model, 4 bytes per
-    parameter) and ``ratio``.
+    parameter) and ``ratio``. Errors name the file; ``max_parameters`` is the reader's limit
+    (:func:`.tcz.load`).
     """
-    return inspect_bytes(read_file(path))
+    blob = read_file(path, max_parameters)
+    with naming(path):
+        return inspect_bytes(blob, max_parameters)
 
 
 def format_inspect(report: dict[str, Any]) -> str:

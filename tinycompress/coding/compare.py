@@ -18,7 +18,8 @@ import numpy as np
 from .accounting import stream_bits
 from .bitio import bytes_for
 from .relative_index import encode_relative
-from .tcz import TensorRecord, bit_patterns, read_file, read_records
+from .sections import bit_patterns
+from .tcz import TensorRecord, naming, read_file, read_records
 
 
 def _stream_symbols(rec: TensorRecord) -> dict[str, np.ndarray]:
@@ -43,7 +44,8 @@ def general_purpose_sizes(path: str | Path) -> list[dict[str, Any]]:
     ``.tcz`` file, which general-purpose compressors should hardly shrink further.
     """
     blob = read_file(path)
-    model, _, records = read_records(blob)
+    with naming(path):
+        model, _, records = read_records(blob)
     weights = b"".join(np.ascontiguousarray(p, dtype=np.float32).tobytes()
                        for _, _, p in model.parameters())
     streams: dict[str, list[np.ndarray]] = {"indices": [], "gaps": []}

@@ -1,12 +1,11 @@
 """The ``.tcz`` file: a whole compressed model in one documented, pickle-free binary container.
 
-Han, Mao & Dally, *Deep Compression* (ICLR 2016), §2-§4: a pruned, quantised layer is stored
-as relative indices (:mod:`.relative_index`) and codebook indices, both Huffman-coded
-(:mod:`.huffman`), plus the codebook. This module chooses, per tensor, the smallest of those
-representations, writes them with a manifest and checksums (:func:`to_bytes`, :func:`save`),
-and reads them back bit for bit (:func:`from_bytes`, :func:`load`, and :func:`read_records`,
-which also returns what the file says about each tensor; :mod:`.accounting` turns that into
-the paper's size tables).
+Han, Mao & Dally, *Deep Compression* (ICLR 2016), §2-§4, store a pruned, quantised model as
+relative indices, codebook indices and codebooks; :mod:`.sections` chooses, per tensor, the
+smallest such form. This module writes the forms with a manifest and checksums
+(:func:`to_bytes`, :func:`save`) and reads them back bit for bit (:func:`from_bytes`,
+:func:`load`, and :func:`read_records`, which also returns what the file says about each
+tensor; :mod:`.accounting` turns that into the paper's size tables).
 
 File layout (all integers little-endian)::
 
@@ -21,25 +20,20 @@ File layout (all integers little-endian)::
 The manifest is ``{"arch": <architecture>, "meta": {...}, "t": [tensor, ...]}`` with the
 architecture of :func:`tinycompress.nn.architecture.architecture` (layer types, names and
 configs: the shapes follow from it) and one entry per parameter and buffer, in the order of
-:func:`tinycompress.nn.architecture.state_arrays`. A tensor entry has ``z`` (section bytes) and
-``k`` (kind):
+:func:`tinycompress.nn.architecture.state_arrays`: the form :mod:`.sections` chose for that
+tensor (raw, dense coded or sparse coded) and its section's size ``z``. :mod:`.manifest`
+states every field's rules.
 
-- ``"r"`` raw: the array's bytes (dtype from the architecture, float32 by default);
-- ``"d"`` dense coded: ``n = size`` values; ``"s"`` sparse coded: ``n`` entries in
-  relative-index form with ``b``-bit gaps and filler zeros.
-
-A coded tensor's section holds its ``c`` codebook values (raw, sorted by bit pattern), then
-the value stream (``c > 0``: codebook indices; ``c = 0``: raw values), then, if sparse, the
-gap stream. A symbol stream is described by ``{"f": w}`` (fixed ``w``-bit fields) or
-``{"h": nbits, "a": A, "w": lw}`` (Huffman: ``A`` code lengths of ``lw`` bits each, then
-``nbits`` bits of code words, read by :func:`.huffman_fast.decode`); every part is padded to
-whole bytes. The encoder tries every layout (and, unless told, every gap width ``b`` in
-1..12) and keeps the smallest.
-
-Reading validates everything before it allocates: the magic, version, checksums, that the
-manifest's sizes add up to the file's, that the model is no larger than
-:data:`MAX_ELEMENTS`, that code-length tables are prefix codes and that bit streams end
-exactly where they should. Any violation raises :class:`FormatError`.
+Reading validates everything before it allocates, in the file's order: the magic, version and
+checksums; the manifest field by field (:mod:`.manifest`: types, ranges and keys, the model
+within ``max_parameters`` values, each section's size implied by its entry), with nothing
+after its zlib stream; that the sizes add up to the file's, with nothing after the last
+section; then, section by section, that code-length tables are prefix codes, bit streams end
+exactly where they should, codebooks are sorted and every value is finite. Any violation
+raises :class:`FormatError`, one line; :func:`load` and :func:`read_file` name the file.
+Writing refuses what reading would: a tensor that is not finite float32, meta that is not
+plain JSON or records an invalid normalization; :func:`save` writes nothing it has not
+decoded back to the model bit for bit.
 """
 
 from __future__ import annotations
@@ -47,225 +41,109 @@ from __future__ import annotations
 import json
 import struct
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import FormatError
-from ..nn.architecture import architecture, build_from_architecture, state_arrays
-from ..nn.checkpoint import atomic_write
+from ..errors import FormatError, UsageError, shown
+from ..files import atomic_write
+from ..nn.architecture import MAX_PARAMETERS, architecture, build_from_architecture, state_arrays
 from ..nn.model import Sequential
-from . import huffman, huffman_fast
-from .bitio import bytes_for, pack_fixed, unpack_fixed
-from .relative_index import RelativeIndex, decode_relative, encode_relative
+from ..nn.schema import plain
+from .manifest import MAX_GAP_BITS, check_meta, check_sizes, parse
+from .sections import AUTO_INDEX_BITS, decode_tensor, encode_tensor, storable
 
 MAGIC = b"\x89TCZ"
 VERSION = 1
 _HEADER = struct.Struct("<4sBII")  # magic, version, manifest length, manifest CRC-32
-_MAX_GAP_BITS = 16  # the widest gap field a file may declare
 
-MAX_ELEMENTS = 1 << 28
-"""Largest total number of parameters a file may describe (1 GiB of float32)."""
-
-MAX_MANIFEST_BYTES = 1 << 24
-"""Largest decompressed manifest."""
-
-AUTO_INDEX_BITS = tuple(range(1, 13))
-"""Gap widths tried when none is given."""
+MAX_MANIFEST_BYTES = 1 << 20
+"""Largest manifest, compressed or inflated (MobileNetV1's inflates to 12 KB): the objects
+JSON parses it into stay within some tens of MB."""
 
 IndexBits = int | dict[str, int] | None
 """Gap width: one for all tensors, per layer (``{"fc1": 5}``) or per tensor (``"fc1/W"``),
 or None to try every width in :data:`AUTO_INDEX_BITS` and keep the smallest."""
 
 
-def encode_stream(symbols: np.ndarray, alphabet: int) -> tuple[dict[str, int], bytes]:
-    """Store symbols ``0..alphabet-1`` as fixed-width fields or Huffman code, the smaller.
-
-    Returns the stream's description for the manifest and its bytes. The Huffman form pays
-    for its table: ``A`` code lengths of ``lw`` bits (``A`` = last used symbol + 1).
-    """
-    width = max(alphabet - 1, 0).bit_length()
-    fixed = pack_fixed(symbols, width)[0]
-    if symbols.size == 0:
-        return {"f": width}, fixed
-    code = huffman.HuffmanCode.from_counts(np.bincount(symbols, minlength=alphabet))
-    used = int(np.flatnonzero(code.lengths).max()) + 1
-    lw = code.max_length.bit_length()
-    table = pack_fixed(code.lengths[:used], lw)[0]
-    data, nbits = huffman.encode(symbols, code)
-    if len(table) + len(data) < len(fixed):
-        return {"h": nbits, "a": used, "w": lw}, table + data
-    return {"f": width}, fixed
-
-
-class _Cursor:
-    """Reads consecutive parts of one section, refusing to run past its end."""
-
-    def __init__(self, data: bytes, where: str) -> None:
-        self.data, self.pos, self.where = data, 0, where
-
-    def take(self, n: int) -> bytes:
-        if n < 0 or self.pos + n > len(self.data):
-            raise FormatError(
-                f"{self.where}: needs {n} more bytes at offset {self.pos}, the section has "
-                f"{len(self.data)}; the file is corrupt"
-            )
-        self.pos += n
-        return self.data[self.pos - n : self.pos]
-
-    def done(self) -> None:
-        if self.pos != len(self.data):
-            raise FormatError(f"{self.where}: {len(self.data) - self.pos} unexplained bytes")
-
-
-def decode_stream(cur: _Cursor, desc: Any, n: int, alphabet: int) -> np.ndarray:
-    """Read ``n`` symbols described by ``desc`` (see :func:`encode_stream`); int64."""
-    if not isinstance(desc, dict):
-        raise FormatError(f"{cur.where}: a stream description must be an object")
-    if "f" in desc:
-        width = _int(desc, "f", 0, 64, cur.where)
-        values = unpack_fixed(cur.take(bytes_for(n * width)), n, width)
-    else:
-        nbits = _int(desc, "h", 0, 8 * len(cur.data), cur.where)
-        used = _int(desc, "a", 1, alphabet, cur.where)
-        lw = _int(desc, "w", 1, 7, cur.where)
-        lengths = unpack_fixed(cur.take(bytes_for(used * lw)), used, lw).astype(np.int64)
-        code = huffman.HuffmanCode.from_lengths(lengths)
-        values = huffman_fast.decode(cur.take(bytes_for(nbits)), nbits, n, code)
-    if values.size and int(values.max()) >= alphabet:
-        raise FormatError(f"{cur.where}: a symbol exceeds the alphabet of {alphabet}")
-    return values.astype(np.int64)
-
-
-def _int(desc: dict[str, Any], key: str, lo: int, hi: int, where: str) -> int:
-    value = desc.get(key)
-    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-        raise FormatError(f"{where}: field {key!r} = {value!r} is not an integer in {lo}..{hi}")
-    return value
-
-
-def bit_patterns(arr: np.ndarray) -> np.ndarray:
-    """The bit patterns of a float array as unsigned integers (so -0.0 != +0.0, NaN == NaN)."""
-    return np.ascontiguousarray(arr).reshape(-1).view(f"u{arr.dtype.itemsize}")
-
-
-def _encode_values(bits: np.ndarray) -> tuple[dict[str, Any], bytes]:
-    """Values (as bit patterns) through a codebook of their distinct values, or raw."""
-    raw = bits.tobytes()
-    uniq, index = np.unique(bits, return_inverse=True)
-    if uniq.size > 1 << 16 or uniq.nbytes + bytes_for(bits.size) >= len(raw):
-        return {"c": 0}, raw  # every code word has at least one bit
-    desc, stream = encode_stream(index.reshape(-1), uniq.size)
-    coded = uniq.tobytes() + stream
-    return ({"c": int(uniq.size), "v": desc}, coded) if len(coded) < len(raw) else ({"c": 0}, raw)
-
-
-def encode_tensor(arr: np.ndarray, index_bits: tuple[int, ...] = AUTO_INDEX_BITS
-                  ) -> tuple[dict[str, Any], bytes]:
-    """The smallest stored form of one tensor: raw, dense coded, or sparse coded.
-
-    Parameters
-    ----------
-    arr : ndarray of float
-        The tensor; stored bit for bit (``-0.0`` and NaN payloads survive).
-    index_bits : tuple of int
-        Gap widths ``b`` to try for the sparse form.
-
-    Returns
-    -------
-    desc : dict
-        The manifest entry (without its size ``z``).
-    data : bytes
-        The section.
-    """
-    bits = bit_patterns(arr)
-    best: tuple[dict[str, Any], bytes] = ({"k": "r"}, bits.tobytes())
-    candidates = [({"k": "d", "n": int(bits.size)}, *_encode_values(bits))]
-    if bits.size and np.count_nonzero(bits) < bits.size:
-        for b in index_bits:
-            rel = encode_relative(bits, b)
-            values_desc, values = _encode_values(rel.values)
-            gaps_desc, gaps = encode_stream(rel.gaps, 1 << b)
-            desc = {"k": "s", "n": int(rel.gaps.size), "b": b, "g": gaps_desc}
-            candidates.append((desc, values_desc, values + gaps))
-    for desc, values_desc, data in candidates:
-        if len(data) < len(best[1]):
-            best = ({**desc, **values_desc}, data)
-    return best
-
-
-def decode_tensor(data: bytes, desc: Any, size: int, dtype: np.dtype, where: str) -> np.ndarray:
-    """Inverse of :func:`encode_tensor`: the flat array of ``size`` elements of ``dtype``."""
-    if not isinstance(desc, dict) or desc.get("k") not in ("r", "d", "s"):
-        raise FormatError(f"{where}: unknown tensor kind in {desc!r}")
-    utype = np.dtype(f"u{dtype.itemsize}")
-    cur = _Cursor(data, where)
-    if desc["k"] == "r":
-        flat = np.frombuffer(cur.take(size * dtype.itemsize), dtype=utype).copy()
-    else:
-        sparse = desc["k"] == "s"
-        n = _int(desc, "n", 0, size if not sparse else 8 * len(data) + size, where)
-        k = _int(desc, "c", 0, len(data) // dtype.itemsize, where)
-        if k:
-            book = np.frombuffer(cur.take(k * dtype.itemsize), dtype=utype)
-            values = book[decode_stream(cur, desc.get("v"), n, k)]
-        else:
-            values = np.frombuffer(cur.take(n * dtype.itemsize), dtype=utype)
-        if sparse:
-            b = _int(desc, "b", 1, _MAX_GAP_BITS, where)
-            gaps = decode_stream(cur, desc.get("g"), n, 1 << b)
-            flat = decode_relative(RelativeIndex(gaps, values, b, size))
-        elif n != size:
-            raise FormatError(f"{where}: {n} values for a tensor of {size}")
-        else:
-            flat = values.copy()
-    cur.done()
-    return flat.view(dtype)
-
-
 def _bits_for(name: str, index_bits: IndexBits) -> tuple[int, ...]:
+    """The gap widths to try for the tensor ``name`` (see :data:`IndexBits`)."""
+    if isinstance(index_bits, dict):
+        index_bits = index_bits.get(name, index_bits.get(name.split("/")[0]))
     if index_bits is None:
         return AUTO_INDEX_BITS
-    if isinstance(index_bits, int):
-        chosen = index_bits
-    else:
-        layer = name.split("/")[0]
-        chosen = index_bits.get(name, index_bits.get(layer))
-        if chosen is None:
-            return AUTO_INDEX_BITS
-    if not 1 <= chosen <= _MAX_GAP_BITS:
-        raise ValueError(f"index bits must lie in 1..{_MAX_GAP_BITS}, got {chosen} for {name}")
-    return (chosen,)
+    if type(index_bits) is not int or not 1 <= index_bits <= MAX_GAP_BITS:
+        raise UsageError(f"index bits must be an integer in 1..{MAX_GAP_BITS}, got "
+                         f"{shown(index_bits)} for {shown(name)}")
+    return (index_bits,)
 
 
 def to_bytes(model: Sequential, index_bits: IndexBits = None,
              meta: dict[str, Any] | None = None) -> bytes:
-    """The ``.tcz`` bytes of ``model`` (see the module docstring for the layout)."""
+    """The ``.tcz`` bytes of ``model`` (see the module docstring for the layout).
+
+    Raises :class:`FormatError` for a tensor :func:`storable` refuses or ``meta`` that
+    :func:`.manifest.check_meta` refuses or JSON cannot hold, and
+    :class:`~tinycompress.errors.UsageError` for gap widths outside ``1..16``.
+    """
     descs, sections = [], []
     for name, arr in state_arrays(model).items():
-        desc, data = encode_tensor(np.asarray(arr), _bits_for(name, index_bits))
+        arr = storable(name, arr)
+        desc, data = encode_tensor(arr, _bits_for(name, index_bits))
         descs.append({**desc, "z": len(data)})
         sections.append(data)
-    return assemble({"arch": architecture(model), "meta": meta or {}, "t": descs}, sections)
+    doc = {"arch": architecture(model), "meta": check_meta(meta or {}), "t": descs}
+    return assemble(doc, sections)
 
 
 def assemble(doc: dict[str, Any], sections: list[bytes]) -> bytes:
     """The file of a manifest ``doc`` and its tensor sections, in the layout above.
 
-    The header, the manifest (compact JSON, zlib level 9), then each section followed by its
-    CRC-32. Nothing is checked: :func:`to_bytes` makes ``doc`` and ``sections`` agree.
+    The header, the manifest (compact standard JSON, zlib level 9), then each section followed
+    by its CRC-32. Only that ``doc`` is plain JSON is checked: :func:`to_bytes` makes ``doc``
+    and ``sections`` agree.
     """
-    manifest = zlib.compress(json.dumps(doc, separators=(",", ":")).encode(), 9)
+    try:
+        text = json.dumps(doc, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise FormatError(f"the manifest is not plain JSON: {plain(exc)}") from exc
+    manifest = zlib.compress(text.encode(), 9)
     header = _HEADER.pack(MAGIC, VERSION, len(manifest), zlib.crc32(manifest))
     return header + manifest + b"".join(s + struct.pack("<I", zlib.crc32(s)) for s in sections)
 
 
+def checked_bytes(model: Sequential, index_bits: IndexBits = None,
+                  meta: dict[str, Any] | None = None) -> bytes:
+    """:func:`to_bytes`, decoded again and compared bit for bit with ``model``.
+
+    Raises :class:`FormatError` unless the bytes hold exactly the model's weights, so that a
+    caller writes (and replaces an existing file with) only bytes known to be good.
+    """
+    blob = to_bytes(model, index_bits, meta)
+    if not _decodes_to(blob, model):
+        raise FormatError("the encoded bytes do not decode to the model; nothing was written")
+    return blob
+
+
 def save(model: Sequential, path: str | Path, index_bits: IndexBits = None,
          meta: dict[str, Any] | None = None) -> Path:
-    """Write ``model`` (and JSON-able ``meta``) as a ``.tcz`` file, atomically."""
-    return write_file(to_bytes(model, index_bits, meta), path)
+    """Write ``model`` (and JSON-able ``meta``) as a ``.tcz`` file, atomically, once its bytes
+    are known to decode to it bit for bit (:func:`checked_bytes`)."""
+    return write_file(checked_bytes(model, index_bits, meta), path)
+
+
+def _decodes_to(blob: bytes, model: Sequential) -> bool:
+    """Whether ``blob`` decodes to exactly the weights of ``model`` (as float32), bit for bit."""
+    want = state_arrays(model)
+    total = sum(a.size for a in want.values())
+    got = state_arrays(from_bytes(blob, max(MAX_PARAMETERS, total))[0])
+    return list(got) == list(want) and all(
+        got[k].shape == want[k].shape
+        and got[k].tobytes() == np.asarray(want[k], np.float32).tobytes() for k in want)
 
 
 def write_file(blob: bytes, path: str | Path) -> Path:
@@ -284,12 +162,36 @@ class TensorRecord:
     array: np.ndarray
 
 
-def read_records(blob: bytes) -> tuple[Sequential, dict[str, Any], list[TensorRecord]]:
+@dataclass
+class _Plan:
+    """A file's header and manifest, checked: the model (placeholder weights), its meta, the
+    tensor entries, their section sizes, and where the first section starts."""
+
+    model: Sequential
+    meta: dict[str, Any]
+    entries: list[dict[str, Any]]
+    sizes: list[int]
+    start: int
+
+    @property
+    def end(self) -> int:
+        """The file's length, by its manifest: each section and its CRC-32."""
+        return self.start + sum(self.sizes) + 4 * len(self.sizes)
+
+    def check_length(self, actual: int) -> None:
+        """Refuse a file of ``actual`` bytes that is not of the manifest's length."""
+        if actual != self.end:
+            raise FormatError(f"the file has {actual} bytes but its manifest accounts for "
+                              f"{self.end}: it is truncated or has bytes after its last section")
+
+
+def read_records(blob: bytes, max_parameters: int = MAX_PARAMETERS
+                 ) -> tuple[Sequential, dict[str, Any], list[TensorRecord]]:
     """Parse and validate ``.tcz`` bytes: ``(model, meta, records)``.
 
-    In the order of the file: the header and manifest (:func:`_read_manifest`); the model the
-    architecture describes, with placeholder weights; the sections' sizes, checked against
-    that model and the file's length (:func:`_section_sizes`); then each section, checksummed
+    In the order of the file: the header and manifest, the model the architecture describes
+    (placeholder weights, at most ``max_parameters`` values) and the sections' sizes, checked
+    against that model and the file's length (:func:`_plan`); then each section, checksummed
     and decoded (:func:`_read_sections`), whose arrays replace the placeholders.
 
     Raises
@@ -297,22 +199,31 @@ def read_records(blob: bytes) -> tuple[Sequential, dict[str, Any], list[TensorRe
     FormatError
         On any malformed, truncated, corrupt or oversized content.
     """
-    arch, meta, descs, start = _read_manifest(blob)
-    model = build_from_architecture(arch, FormatError)
-    expected = state_arrays(model)
-    sizes = _section_sizes(blob, start, descs, expected)
-    records = _read_sections(blob, start, expected, descs, sizes)
-    for layer in model.layers:
+    plan = _plan(blob, max_parameters)
+    plan.check_length(len(blob))
+    records = _read_sections(blob, plan)
+    arrays = {r.name: r.array for r in records}
+    for layer in plan.model.layers:
         for store in (layer.params, layer.buffers):
             for key in store:
-                store[key] = next(r.array for r in records if r.name == f"{layer.name}/{key}")
-    return model, meta, records
+                store[key] = arrays[f"{layer.name}/{key}"]
+    return plan.model, plan.meta, records
 
 
-def _read_manifest(blob: bytes) -> tuple[Any, Any, Any, int]:
-    """Check the header, inflate and parse the manifest: ``(arch, meta, descs, end)``.
+def _plan(blob: bytes, max_parameters: int) -> _Plan:
+    """Check the header, the manifest (:mod:`.manifest`) and the model it describes; ``blob``
+    need only reach the end of the manifest."""
+    arch, meta, entries, start = _read_manifest(blob, max_parameters)
+    model = build_from_architecture(arch, FormatError, where="manifest.arch",
+                                    max_parameters=max_parameters)
+    return _Plan(model, meta, entries, check_sizes(entries, state_arrays(model)), start)
 
-    ``end`` is the offset of the first section. The manifest's content is not checked here.
+
+def _read_manifest(blob: bytes, max_parameters: int
+                   ) -> tuple[Any, dict[str, Any], list[dict[str, Any]], int]:
+    """Check the header, inflate and parse the manifest: ``(arch, meta, entries, end)``.
+
+    ``end`` is the offset of the first section; :func:`.manifest.parse` checks the content.
     """
     if len(blob) < _HEADER.size:
         raise FormatError(f"only {len(blob)} bytes: too short for a .tcz header")
@@ -321,79 +232,92 @@ def _read_manifest(blob: bytes) -> tuple[Any, Any, Any, int]:
         raise FormatError(f"not a .tcz file (magic {magic!r}, expected {MAGIC!r})")
     if version != VERSION:
         raise FormatError(f".tcz format version {version}; this tinycompress reads {VERSION}")
+    if mlen > MAX_MANIFEST_BYTES:
+        raise FormatError(f"the header announces a manifest of {mlen:,} bytes, over the limit "
+                          f"of {MAX_MANIFEST_BYTES:,}")
     manifest = blob[_HEADER.size : _HEADER.size + mlen]
     if len(manifest) != mlen:
         raise FormatError(f"the file is truncated: the manifest needs {mlen} bytes")
     if zlib.crc32(manifest) != mcrc:
         raise FormatError("the manifest's checksum does not match: the file is corrupt")
+    inflater = zlib.decompressobj()
     try:
-        inflater = zlib.decompressobj()
         text = inflater.decompress(manifest, MAX_MANIFEST_BYTES)
-        if inflater.unconsumed_tail or not inflater.eof:
-            raise FormatError("the manifest is too large or incomplete")
-        doc = json.loads(text)
-        arch, meta, descs = doc["arch"], doc.get("meta", {}), doc["t"]
-    except FormatError:
-        raise
-    except Exception as exc:  # zlib.error, UnicodeDecodeError, JSONDecodeError, KeyError, ...
-        raise FormatError(f"the manifest is unreadable: {exc!r}") from exc
-    return arch, meta, descs, _HEADER.size + mlen
+    except zlib.error as exc:
+        raise FormatError(f"the manifest is not a zlib stream ({plain(exc)})") from None
+    if inflater.unconsumed_tail:
+        raise FormatError(f"the manifest inflates past the limit of {MAX_MANIFEST_BYTES:,} bytes")
+    if not inflater.eof or inflater.unused_data:
+        raise FormatError("the manifest's zlib stream is incomplete or followed by "
+                          f"{len(inflater.unused_data)} other bytes")
+    return (*parse(text, max_parameters), _HEADER.size + mlen)
 
 
-def _section_sizes(blob: bytes, start: int, descs: Any, expected: dict[str, np.ndarray]
-                   ) -> list[int]:
-    """The section sizes ``z`` of the manifest's tensor entries ``descs``, once they are known
-    to describe the ``expected`` tensors, a model within :data:`MAX_ELEMENTS`, and sections
-    that fill the file from ``start`` to its end."""
-    if not isinstance(descs, list):
-        raise FormatError("the manifest's tensor list 't' is not a list: the file is corrupt")
-    if len(descs) != len(expected):
-        raise FormatError(f"the manifest lists {len(descs)} tensors, the architecture has "
-                          f"{len(expected)}")
-    total = sum(a.size for a in expected.values())
-    if total > MAX_ELEMENTS:
-        raise FormatError(f"the model has {total:,} parameters, over the limit {MAX_ELEMENTS:,}")
-    sizes = [_int(d, "z", 0, len(blob), "manifest") if isinstance(d, dict) else -1
-             for d in descs]
-    if min(sizes, default=0) < 0:
-        raise FormatError("a tensor entry in the manifest is not an object")
-    if start + sum(sizes) + 4 * len(sizes) != len(blob):
-        raise FormatError(
-            f"the file has {len(blob)} bytes but its manifest accounts for "
-            f"{start + sum(sizes) + 4 * len(sizes)}: truncated or corrupt"
-        )
-    return sizes
-
-
-def _read_sections(blob: bytes, start: int, expected: dict[str, np.ndarray],
-                   descs: list[dict[str, Any]], sizes: list[int]) -> list[TensorRecord]:
-    """Each section from ``start`` on, its CRC-32 checked, decoded to its expected tensor."""
-    records, pos = [], start
-    for (name, ref), desc, size in zip(expected.items(), descs, sizes, strict=True):
+def _read_sections(blob: bytes, plan: _Plan) -> list[TensorRecord]:
+    """Each section of ``plan``, its CRC-32 checked, decoded to its expected tensor."""
+    records, pos = [], plan.start
+    expected = state_arrays(plan.model)
+    for (name, ref), desc, size in zip(expected.items(), plan.entries, plan.sizes, strict=True):
         section = blob[pos : pos + size]
         (crc,) = struct.unpack_from("<I", blob, pos + size)
         pos += size + 4
+        where = f"tensor {shown(name)}"
         if zlib.crc32(section) != crc:
-            raise FormatError(f"{name}: the section's checksum does not match: the file is corrupt")
-        flat = decode_tensor(section, desc, ref.size, ref.dtype, name)
+            raise FormatError(f"{where}: the section's checksum does not match: the file is "
+                              "corrupt")
+        flat = decode_tensor(section, desc, ref.size, ref.dtype, where)
         records.append(TensorRecord(name, desc, section, flat.reshape(ref.shape)))
     return records
 
 
-def from_bytes(blob: bytes) -> tuple[Sequential, dict[str, Any]]:
+def from_bytes(blob: bytes, max_parameters: int = MAX_PARAMETERS
+               ) -> tuple[Sequential, dict[str, Any]]:
     """``.tcz`` bytes back to ``(model, meta)``, the inverse of :func:`to_bytes`."""
-    model, meta, _ = read_records(blob)
+    model, meta, _ = read_records(blob, max_parameters)
     return model, meta
 
 
-def load(path: str | Path) -> tuple[Sequential, dict[str, Any]]:
-    """Read a ``.tcz`` file: ``(model, meta)`` with the exact weights that were saved."""
-    return from_bytes(read_file(path))
+def load(path: str | Path, max_parameters: int = MAX_PARAMETERS
+         ) -> tuple[Sequential, dict[str, Any]]:
+    """Read a ``.tcz`` file: ``(model, meta)`` with the exact weights that were saved.
+
+    A model of more than ``max_parameters`` values is refused before anything is allocated;
+    every error names the file.
+    """
+    blob = read_file(path, max_parameters)
+    with naming(path):
+        return from_bytes(blob, max_parameters)
 
 
-def read_file(path: str | Path) -> bytes:
-    """The bytes of the ``.tcz`` file at ``path``; :class:`FormatError` if there is none."""
+@contextmanager
+def naming(path: str | Path) -> Iterator[None]:
+    """Re-raise every :class:`FormatError` of the block with the file's name in front."""
+    try:
+        yield
+    except FormatError as exc:
+        raise FormatError(f"{plain(path)}: {exc}") from exc
+
+
+def read_file(path: str | Path, max_parameters: int = MAX_PARAMETERS) -> bytes:
+    """The bytes of the ``.tcz`` file at ``path``, read only once its header and manifest
+    (checked as by :func:`read_records`) account for its length.
+
+    A file of any other length is refused having read at most its header and manifest.
+    Raises :class:`FormatError`, naming the file, if there is none or it cannot be read.
+    """
     path = Path(path)
-    if not path.is_file():
-        raise FormatError(f"no .tcz file at {path}")
-    return path.read_bytes()
+    with naming(path):
+        if not path.is_file():
+            raise FormatError("no .tcz file there (or not a regular file)")
+        try:
+            with path.open("rb") as f:
+                head = f.read(_HEADER.size)
+                if len(head) == _HEADER.size:
+                    head += f.read(min(_HEADER.unpack(head)[2], MAX_MANIFEST_BYTES + 1))
+                plan = _plan(head, max_parameters)
+                plan.check_length(path.stat().st_size)
+                blob = head + f.read(plan.end - len(head) + 1)
+        except OSError as exc:
+            raise FormatError(f"cannot be read ({plain(exc.strerror or exc)})") from exc
+        plan.check_length(len(blob))  # the file changed while it was read
+    return blob

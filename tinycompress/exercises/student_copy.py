@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from tinycompress.errors import ExerciseError
+from tinycompress.errors import ExerciseError, shown
+from tinycompress.files import default_mode, staging
 
 from .checkout import project_files, source_root
 from .listing import exercises_markdown, task_rows
@@ -25,9 +25,12 @@ def init(
     """Write a student copy of the project at ``root`` (default: this checkout) into ``dest``.
 
     Every solution region of the package becomes a stub (except the tasks in ``keep``), the
-    other files are copied unchanged, and an ``EXERCISES.md`` lists the tasks. ``dest`` must not
-    exist or be empty; the copy is built beside it and moved in place at the end, so a failure
-    leaves nothing half-written.
+    other files are copied unchanged, and an ``EXERCISES.md`` lists the tasks. ``dest`` must be
+    a new or empty folder outside the source checkout (a copy inside it would be read as part
+    of the source). The copy is built in a staging folder beside ``dest``
+    (:func:`tinycompress.files.staging`: one an interrupted run left is removed by the next)
+    and moved in place at the end, so a failure leaves nothing half-written; an existing empty
+    folder (``init .``) stays the same folder and receives the copy's entries.
 
     Returns
     -------
@@ -35,36 +38,44 @@ def init(
         ``dest``.
     """
     base = source_root(root)
-    target = Path(dest)
+    target = Path(dest).resolve()
+    if target == base.resolve() or base.resolve() in target.parents:
+        raise ExerciseError(f"{shown(str(dest))} is inside the source checkout {shown(str(base))}; "
+                            "write the student copy to a folder outside it")
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise ExerciseError(f"{target} exists and is not an empty folder; choose a new folder")
+        raise ExerciseError(f"{shown(str(dest))} exists and is not an empty folder; "
+                            "choose a new folder")
     regions = scan(base)
     check_registry(regions)
     keep = set(keep)
     for task_id in keep:
         task(task_id)
     with_regions = {r.path for r in regions}
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+    with staging(target, folder=True) as folder:
         for rel in project_files(base):
-            out = staging / rel
+            out = folder / rel
             out.parent.mkdir(parents=True, exist_ok=True)
             if rel.as_posix() in with_regions:
                 text = (base / rel).read_text(encoding="utf-8")
                 out.write_text(stub_source(text, rel.as_posix(), keep), encoding="utf-8")
             else:
                 shutil.copy2(base / rel, out)
-        (staging / "EXERCISES.md").write_text(
-            exercises_markdown(task_rows(staging)), encoding="utf-8"
+        (folder / "EXERCISES.md").write_text(
+            exercises_markdown(task_rows(folder)), encoding="utf-8"
         )
-        if target.exists():
-            target.rmdir()
-        os.replace(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return target
+        _move_in(folder, target)
+    return Path(dest)
+
+
+def _move_in(folder: Path, target: Path) -> None:
+    """Put the finished copy ``folder`` at ``target``: renamed there, or if ``target`` is an
+    existing (empty) folder, its entries moved into it, so that it stays the same folder."""
+    if not target.exists():
+        os.chmod(folder, default_mode(folder=True))  # a staging folder is private (0700)
+        os.replace(folder, target)
+        return
+    for entry in folder.iterdir():
+        os.replace(entry, target / entry.name)
 
 
 def restore(

@@ -20,6 +20,7 @@ CHAPTERS: tuple[str, ...] = (
     "04_quantisation",
     "05_huffman",
     "06_deep_compression",
+    "07_inference",
 )
 """Chapter names, equal to the notebook file stems under ``chapters/``."""
 
@@ -267,6 +268,35 @@ TASKS: tuple[Task, ...] = (
             "read: the pJ of one 32-bit read, table['sram_read32'] on chip and",
             "table['dram_read32'] off it. compute: macs times the pJ of one multiply-add,",
             "table['fmul32'] + table['fadd32']. The return line multiplies words by read.",
+        )},
+    ),
+    Task(
+        "requantize",
+        "07_inference",
+        "the requantisation of int32 accumulators: a fixed-point multiply and a rounding shift",
+        {"requantize": (
+            "Given above: total = 31 + n, the right shift s of every output channel (an int64",
+            "array that broadcasts against acc, like multiplier, which is M0 in Q31).",
+            "The real multiplier is M = M0 / 2^s, so the output before the zero point is",
+            "round(acc * M0 / 2^s): multiply acc by multiplier (int64: the product stays below",
+            "2^62), add half of the divisor, 2^(s - 1) (np.left_shift of an int64 one), and",
+            "shift right by s (np.right_shift, an arithmetic shift: it floors negatives too).",
+            "scaled is that int64 array, acc's shape; the return line adds the zero point and",
+            "clamps.",
+        )},
+    ),
+    Task(
+        "codebook-dot",
+        "07_inference",
+        "the codebook product: per output, the inputs of each centroid summed, then one "
+        "multiply per centroid",
+        {"codebook_matvec_naive": (
+            "y[f] = sum over k of C[k] * (sum of x[d] over the kept d with indices[f, d] == k).",
+            "Loop over the output rows f (indices.shape[0] of them). Row f's kept inputs are",
+            "where mask[f] is True; their centroids are indices[f] at those places.",
+            "np.bincount of those centroids with weights= the kept inputs and minlength= the",
+            "codebook size gives the k sums at once (one addition per kept weight); their dot",
+            "product with codebook is one multiply per centroid. Store it in y[f].",
         )},
     ),
 )

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..nn.checkpoint import atomic_write
+from ..files import atomic_write
 from ..nn.data import data_dir
 
 

@@ -30,6 +30,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..errors import ShapeError, UsageError
+from ..nn.architecture import MAX_DIMENSION, MAX_PARAMETERS, state_size
 from ..nn.base import SHAPE_ONLY, Layer, ShapeOnly
 from ..nn.batchnorm import BatchNorm2D
 from ..nn.conv import Conv2D
@@ -60,9 +62,10 @@ def separable_block(
 ) -> list[Layer]:
     """Depthwise 3x3 (stride, padding 1) -> BN -> ReLU -> pointwise 1x1 -> BN -> ReLU."""
     return [DepthwiseConv2D(in_channels, 3, stride, 1, bias=False, name=f"dw{name}", rng=rng),
-            BatchNorm2D(in_channels, name=f"dw{name}_bn"), ReLU(name=f"dw{name}_relu"),
+            BatchNorm2D(in_channels, name=f"dw{name}_bn", rng=rng), ReLU(name=f"dw{name}_relu"),
             PointwiseConv2D(in_channels, out_channels, bias=False, name=f"pw{name}", rng=rng),
-            BatchNorm2D(out_channels, name=f"pw{name}_bn"), ReLU(name=f"pw{name}_relu")]
+            BatchNorm2D(out_channels, name=f"pw{name}_bn", rng=rng),
+            ReLU(name=f"pw{name}_relu")]
 
 
 def conv_block(
@@ -72,7 +75,8 @@ def conv_block(
     """Standard 3x3 convolution (stride, padding 1) -> BN -> ReLU."""
     return [Conv2D(in_channels, out_channels, 3, stride, 1, bias=False, name=f"conv{name}",
                    rng=rng),
-            BatchNorm2D(out_channels, name=f"conv{name}_bn"), ReLU(name=f"conv{name}_relu")]
+            BatchNorm2D(out_channels, name=f"conv{name}_bn", rng=rng),
+            ReLU(name=f"conv{name}_relu")]
 
 
 def mobilenet(
@@ -86,25 +90,44 @@ def mobilenet(
     ``(in_channels, resolution, resolution)``.
 
     ``shape_only=True`` builds weightless placeholders (see
-    :class:`~tinycompress.nn.base.ShapeOnly`): for counting only, in milliseconds.
+    :class:`~tinycompress.nn.base.ShapeOnly`): for counting only, in milliseconds. Every width
+    and the resolution must lie in ``1..MAX_DIMENSION``, and a model with weights at most
+    :data:`~tinycompress.nn.architecture.MAX_PARAMETERS` values (counted first, from shapes).
     """
-    if resolution < 1:
-        raise ValueError(f"resolution must be a positive number of pixels, got {resolution}")
-    rng: np.random.Generator | ShapeOnly = (
-        SHAPE_ONLY if shape_only else np.random.default_rng(seed)
-    )
+    if not 1 <= resolution <= MAX_DIMENSION:
+        raise UsageError(f"resolution must be a number of pixels in 1..{MAX_DIMENSION}, got "
+                         f"{resolution}")
+    widest = max(scale_width(c, alpha) for c, _ in (stem, *body))
+    if widest > MAX_DIMENSION:
+        raise UsageError(f"alpha {alpha:g} makes a layer {widest:,} channels wide, over the "
+                         f"limit of {MAX_DIMENSION:,}")
+    args = (stem, body, alpha, num_classes, in_channels, full_conv)
+    if not shape_only:
+        size = sum(state_size(layer) for layer in _layers(*args, SHAPE_ONLY))
+        if size > MAX_PARAMETERS:
+            raise UsageError(f"this MobileNet has {size:,} parameters and buffers, over the "
+                             f"limit of {MAX_PARAMETERS:,}; build it with shape_only=True to "
+                             "count it")
+    rng = SHAPE_ONLY if shape_only else np.random.default_rng(seed)
+    return Sequential(_layers(*args, rng), (in_channels, resolution, resolution), name)
+
+
+def _layers(stem: Block, body: Sequence[Block], alpha: float, num_classes: int,
+            in_channels: int, full_conv: bool, rng: np.random.Generator | ShapeOnly
+            ) -> list[Layer]:
+    """The layers of :func:`mobilenet`, their weights drawn from ``rng`` in layer order."""
     width = scale_width(stem[0], alpha)
     layers: list[Layer] = [
         Conv2D(in_channels, width, 3, stem[1], 1, bias=False, name="conv0", rng=rng),
-        BatchNorm2D(width, name="bn0"), ReLU(name="relu0"),
+        BatchNorm2D(width, name="bn0", rng=rng), ReLU(name="relu0"),
     ]
     block = conv_block if full_conv else separable_block
     for k, (channels, stride) in enumerate(body, start=1):
         out = scale_width(channels, alpha)
         layers += block(width, out, stride, str(k), rng)
         width = out
-    layers += [GlobalAvgPool2D(name="pool"), Dense(width, num_classes, name="fc", rng=rng)]
-    return Sequential(layers, (in_channels, resolution, resolution), name)
+    return [*layers, GlobalAvgPool2D(name="pool"),
+            Dense(width, num_classes, name="fc", rng=rng)]
 
 
 def mobilenet_v1(
@@ -138,7 +161,7 @@ def resize_matrix(n_in: int, n_out: int) -> np.ndarray:
     ``n_out == n_in`` gives the identity.
     """
     if n_in < 1 or n_out < 1:
-        raise ValueError(f"sizes must be positive, got {n_in} -> {n_out}")
+        raise ShapeError(f"sizes must be positive, got {n_in} -> {n_out}")
     scale = n_in / n_out
     support = max(1.0, scale)
     centres = (np.arange(n_out) + 0.5) * scale - 0.5

@@ -18,12 +18,18 @@ BatchNorm, activations and pooling are not counted. Counting needs shapes only, 
 (:meth:`Layer.output_shape`, :meth:`Layer.multadds`), so :data:`SHAPE_ONLY` layers, whose
 weights occupy no memory, give the same parameter and MultAdd counts as real ones.
 
+Evaluation keeps nothing for a backward pass: a layer stores its cache only when its forward
+pass runs with ``train=True`` (:meth:`Layer._keep`), so a deep model evaluated batch after batch
+holds no activations it will never use.
+
 Holds :class:`Layer`, :class:`Constraint`, :class:`ShapeOnly` and :data:`SHAPE_ONLY`,
-:func:`uniform_init` and :func:`check_input`.
+:func:`uniform_init`, :func:`constant_init`, :func:`is_placeholder`, :func:`count_nonzero`,
+:func:`check_input` and :func:`check_shape`.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
@@ -76,6 +82,16 @@ class Layer:
         """Multiply-accumulates of one forward pass of one example (see the module docstring)."""
         return 0
 
+    def scratch(self, in_shape: Shape) -> int:
+        """Values of the temporary arrays one example needs in a forward pass besides its input
+        and output (a padded copy, im2col's patch matrix): an estimate from shapes alone."""
+        return 0
+
+    def working_values(self, in_shape: Shape) -> int:
+        """Values one example holds at once in this layer's forward pass: input, output and
+        scratch (what bounds an evaluation batch, :meth:`~.model.Sequential.batch_for`)."""
+        return math.prod(in_shape) + math.prod(self.output_shape(in_shape)) + self.scratch(in_shape)
+
     def config(self) -> dict[str, Any]:
         """Constructor arguments, JSON-serialisable, so a checkpoint can rebuild the layer."""
         return {"name": self.name}
@@ -85,7 +101,11 @@ class Layer:
         return int(sum(p.size for p in self.params.values()))
 
     def num_nonzero_params(self) -> int:
-        return int(sum(np.count_nonzero(p) for p in self.params.values()))
+        return int(sum(count_nonzero(p) for p in self.params.values()))
+
+    def _keep(self, cache: Any, train: bool) -> None:
+        """Keep what :meth:`backward` needs, in training only; evaluation keeps nothing."""
+        self._cache = cache if train else None
 
     def _check_cached(self) -> Any:
         if self._cache is None:
@@ -100,15 +120,24 @@ class Layer:
 class ShapeOnly:
     """Pass ``rng=SHAPE_ONLY`` to build a layer for counting only.
 
-    Its weights are then read-only zero-stride placeholders (``np.broadcast_to`` of a single 1,
-    so they count as nonzero, like a dense model's): they have the right shape, so every counter
-    works, but occupy no memory and cost no random draws, so a 29 M-parameter network is
-    counted in milliseconds. Such a layer cannot be trained (the optimiser's in-place update
-    fails on the read-only view).
+    Its weights are then read-only zero-stride placeholders (``np.broadcast_to`` of a single
+    value: 1 for drawn weights, so they count as nonzero, like a dense model's; BatchNorm's own
+    constants for its arrays): they have the right shape, so every counter works, but occupy no
+    memory and cost no random draws, so a 29 M-parameter network is counted in milliseconds, and
+    a file's architecture is checked before its arrays are read. Such a layer cannot be trained
+    (the optimiser's in-place update fails on the read-only view).
     """
 
 
 SHAPE_ONLY = ShapeOnly()
+
+
+def _placeholder(value: float, shape: Shape, dtype: Any) -> np.ndarray:
+    """A read-only zero-stride view of one ``value`` with the given shape: no memory."""
+    scalar = np.full((), value, dtype)
+    if math.prod(shape) > np.iinfo(np.intp).max // scalar.itemsize:
+        raise ShapeError(f"a parameter of shape {tuple(shape)} is too large to address")
+    return np.broadcast_to(scalar, shape)
 
 
 def uniform_init(
@@ -116,12 +145,47 @@ def uniform_init(
 ) -> np.ndarray:
     """U(-1/sqrt(fan_in), 1/sqrt(fan_in)): PyTorch's default for Linear and Conv2d."""
     if isinstance(rng, ShapeOnly):
-        return np.broadcast_to(np.ones((), dtype), shape)
+        return _placeholder(1, shape, dtype)
     bound = 1.0 / np.sqrt(fan_in)
     return rng.uniform(-bound, bound, size=shape).astype(dtype)
 
 
+def constant_init(
+    rng: np.random.Generator | ShapeOnly | None, value: float, shape: Shape, dtype: Any
+) -> np.ndarray:
+    """An array filled with ``value`` (nothing is drawn), or its placeholder for SHAPE_ONLY."""
+    if isinstance(rng, ShapeOnly):
+        return _placeholder(value, shape, dtype)
+    return np.full(shape, value, dtype)
+
+
+def is_placeholder(a: np.ndarray) -> bool:
+    """Whether ``a`` is a shape-only placeholder (a zero-stride view of a single value)."""
+    return a.ndim > 0 and not any(a.strides)
+
+
+def count_nonzero(a: np.ndarray) -> int:
+    """Nonzero entries of ``a``; of a placeholder, from its one value (no pass over it)."""
+    if is_placeholder(a):
+        return a.size if a.size and a.flat[0] != 0 else 0
+    return int(np.count_nonzero(a))
+
+
+def _expectation(ndim: int, channels: int | None) -> str:
+    return f"{ndim}-D input" + (f" with {channels} channels" if channels else "")
+
+
 def check_input(layer: Layer, x: np.ndarray, ndim: int, channels: int | None = None) -> None:
+    """Refuse a batch ``x`` that is not ``ndim``-D with ``channels`` channels (axis 1)."""
     if x.ndim != ndim or (channels is not None and x.shape[1] != channels):
-        want = f"{ndim}-D input" + (f" with {channels} channels" if channels else "")
-        raise ShapeError(f"{layer.name}: expected {want}, got shape {x.shape}")
+        raise ShapeError(f"{layer.name}: expected {_expectation(ndim, channels)}, got shape "
+                         f"{x.shape}")
+
+
+def check_shape(layer: Layer, in_shape: Shape, ndim: int, channels: int | None = None) -> Shape:
+    """Shape inference's :func:`check_input`: one example's shape (no batch axis), returned."""
+    in_shape = tuple(in_shape)
+    if len(in_shape) != ndim or (channels is not None and in_shape[0] != channels):
+        raise ShapeError(f"{layer.name}: expected {_expectation(ndim, channels)} per example, "
+                         f"got shape {in_shape}")
+    return in_shape

@@ -2,18 +2,21 @@
 
 Each channel is standardised with the mean and variance of its N*H*W values, then scaled by
 ``gamma`` and shifted by ``beta``. :func:`batchnorm_forward` returns ``(out, cache)``;
-:func:`batchnorm_backward` derives the input gradient through the batch statistics (the house
-style of :mod:`.base`). :class:`BatchNorm2D` is the layer, with running statistics kept as
-buffers for evaluation. BatchNorm costs no MultAdds (the convention of :mod:`.base`).
+:func:`batchnorm_backward` derives the input gradient through the batch statistics, or with
+fixed ones (running statistics, as when fine-tuning with BatchNorm frozen): the house style of
+:mod:`.base`. :class:`BatchNorm2D` is the layer, with running statistics kept as buffers for
+evaluation; it backpropagates through the batch statistics of its last training forward pass.
+BatchNorm costs no MultAdds (the convention of :mod:`.base`).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
-from .base import Layer, check_input
+from .base import Layer, Shape, ShapeOnly, check_input, check_shape, constant_init
 
 
 def batchnorm_forward(
@@ -68,20 +71,23 @@ class BatchNorm2D(Layer):
 
     Training uses the batch's mean and (biased) variance and updates the running estimates with
     ``running = (1 - momentum) * running + momentum * batch`` (unbiased variance, as PyTorch).
+    BatchNorm draws nothing at random: ``rng`` only asks for :data:`~.base.SHAPE_ONLY`
+    placeholders (a Generator, or None, gives real arrays).
     """
 
     prefix = "bn"
     kind = "bn"
 
     def __init__(self, num_features: int, momentum: float = 0.1, eps: float = 1e-5,
-                 name: str | None = None, dtype: Any = np.float32) -> None:
+                 name: str | None = None, rng: np.random.Generator | ShapeOnly | None = None,
+                 dtype: Any = np.float32) -> None:
         super().__init__(name)
         self.num_features, self.momentum, self.eps = int(num_features), float(momentum), float(eps)
-        C = self.num_features
-        self.params["gamma"] = np.ones(C, dtype=dtype)
-        self.params["beta"] = np.zeros(C, dtype=dtype)
-        self.buffers["running_mean"] = np.zeros(C, dtype=dtype)
-        self.buffers["running_var"] = np.ones(C, dtype=dtype)
+        C = (self.num_features,)
+        self.params["gamma"] = constant_init(rng, 1.0, C, dtype)
+        self.params["beta"] = constant_init(rng, 0.0, C, dtype)
+        self.buffers["running_mean"] = constant_init(rng, 0.0, C, dtype)
+        self.buffers["running_var"] = constant_init(rng, 1.0, C, dtype)
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         check_input(self, x, 4, self.num_features)
@@ -97,13 +103,21 @@ class BatchNorm2D(Layer):
         out, cache = batchnorm_forward(
             x, self.params["gamma"], self.params["beta"], mean, var, self.eps
         )
-        self._cache = (cache, train)
+        self._keep(cache, train)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
-        cache, train = self._check_cached()
-        dx, self.grads["gamma"], self.grads["beta"] = batchnorm_backward(dout, cache, train)
+        dx, self.grads["gamma"], self.grads["beta"] = batchnorm_backward(
+            dout, self._check_cached(), batch_stats=True
+        )
         return dx
+
+    def output_shape(self, in_shape: Shape) -> Shape:
+        return check_shape(self, in_shape, 3, self.num_features)
+
+    def scratch(self, in_shape: Shape) -> int:
+        """The centred input and the normalised one, x-hat."""
+        return 2 * math.prod(in_shape)
 
     def config(self) -> dict[str, Any]:
         return {"num_features": self.num_features, "momentum": self.momentum, "eps": self.eps,

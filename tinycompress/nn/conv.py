@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ShapeError
-from .base import Layer, Shape, ShapeOnly, check_input, uniform_init
+from .base import Layer, Shape, ShapeOnly, check_input, check_shape, uniform_init
 from .im2col import col2im, conv_output_size, im2col, pad_hw
 
 
@@ -122,9 +122,10 @@ class Conv2D(Layer):
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         check_input(self, x, 4, self.in_channels)
-        out, self._cache = conv2d_forward(
+        out, cache = conv2d_forward(
             x, self.params["W"], self.params.get("b"), self.stride, self.padding
         )
+        self._keep(cache, train)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
@@ -136,9 +137,7 @@ class Conv2D(Layer):
         return dx
 
     def output_shape(self, in_shape: Shape) -> Shape:
-        C, H, W = in_shape
-        if C != self.in_channels:
-            raise ShapeError(f"{self.name}: expects {self.in_channels} channels, got {C}")
+        _, H, W = check_shape(self, in_shape, 3, self.in_channels)
         k, s, p = self.kernel_size, self.stride, self.padding
         return (self.out_channels, conv_output_size(H, k, s, p), conv_output_size(W, k, s, p))
 
@@ -146,6 +145,13 @@ class Conv2D(Layer):
         """K*K*M*N*Ho*Wo: every output pixel of every filter is a K*K*M dot product."""
         _, Ho, Wo = self.output_shape(in_shape)
         return self.kernel_size**2 * self.in_channels * self.out_channels * Ho * Wo
+
+    def scratch(self, in_shape: Shape) -> int:
+        """The padded batch-last copy of the input and the patch matrix (K*K*M rows)."""
+        C, H, W = in_shape
+        _, Ho, Wo = self.output_shape(in_shape)
+        p = self.padding
+        return C * (H + 2 * p) * (W + 2 * p) + self.kernel_size**2 * C * Ho * Wo
 
     def config(self) -> dict[str, Any]:
         return {"in_channels": self.in_channels, "out_channels": self.out_channels,

@@ -6,6 +6,13 @@ files ship with the project under ``data/mnist`` and are verified by SHA-256 of 
 decompressed bytes; another folder with the same file names is read the same way and its
 checksums are reported, not enforced.
 
+A file is read header first (:func:`read_idx`), decompressed piece by piece if it is ``.gz``:
+its type code must be one of :data:`IDX_DTYPES`, its 1 to :data:`MAX_IDX_DIMS` sizes positive,
+their product (in Python integers, which never wrap) at most :data:`MAX_IDX_BYTES`, and the
+payload exactly that long (no byte missing, none trailing), so no header and no ``.gz`` bomb
+makes the reader inflate or allocate more than the array the header declares. Images must be
+bytes (type ``0x08``), labels integers in ``0..``:data:`MAX_CLASSES` - 1.
+
 Where data lives: ``$TINYCOMPRESS_DATA`` if set, else the ``data/`` folder beside the package.
 """
 
@@ -13,14 +20,17 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, UsageError, shown
+from .schema import ErrorClass, Field, Real, check_object, plain
 
 MNIST_SHA256 = {
     "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
@@ -33,7 +43,18 @@ MNIST_SHA256 = {
 SPLIT_PREFIX = {"train": "train", "test": "t10k"}
 
 
-_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+IDX_DTYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
+              0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+"""The IDX type codes and the (big-endian) dtypes they stand for; no other code is read."""
+
+MAX_IDX_BYTES = 1 << 30
+"""The largest IDX payload read, decompressed: 1 GiB (MNIST's training images take 47 MB)."""
+
+MAX_IDX_DIMS = 8
+"""The most dimensions an IDX header may declare (MNIST's images have 3)."""
+
+MAX_CLASSES = 1 << 16
+"""Labels must lie in ``0..MAX_CLASSES - 1``."""
 
 
 def data_dir() -> Path:
@@ -48,40 +69,88 @@ def mnist_dir() -> Path:
 
 
 def _read_bytes(folder: Path, stem: str) -> tuple[bytes, Path]:
-    """The decompressed bytes of ``stem`` or ``stem.gz`` in ``folder``."""
+    """The decompressed bytes of ``stem`` or ``stem.gz`` in ``folder`` (:func:`read_idx`)."""
     for path in (folder / f"{stem}.gz", folder / stem):
         if path.is_file():
-            try:
-                raw = path.read_bytes()
-                return (gzip.decompress(raw) if path.suffix == ".gz" else raw), path
-            except (OSError, EOFError, gzip.BadGzipFile) as exc:
-                raise DataError(
-                    f"{path}: cannot decompress ({exc}); the file is truncated or corrupt: "
-                    "replace it with a fresh copy"
-                ) from exc
+            return read_idx(path), path
     raise DataError(
-        f"missing data file {stem}(.gz) in {folder}; put the IDX files there or point "
+        f"missing data file {stem}(.gz) in {plain(folder)}; put the IDX files there or point "
         "--data / $TINYCOMPRESS_DATA at the folder that holds them"
     )
 
 
-def parse_idx(buf: bytes, source: str = "<bytes>") -> np.ndarray:
-    """Decode one IDX file's bytes into an array, checking the header against the length."""
-    if len(buf) < 4 or buf[0] != 0 or buf[1] != 0 or buf[2] not in _IDX_DTYPES:
-        raise DataError(f"{source}: not an IDX file (bad magic number {buf[:4].hex()})")
+def read_idx(path: str | Path) -> bytes:
+    """The (decompressed) bytes of one IDX file, read header first.
+
+    The payload is read only once the header is known good, and only as many bytes as it
+    declares plus one (which must not exist), so neither a lying header nor a ``.gz`` bomb
+    makes this read, inflate or allocate more than the declared array.
+    """
+    path = Path(path)
+    source = plain(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            head = f.read(4)
+            _idx_type(head, source)
+            head += f.read(4 * head[3])
+            _, _, size = _idx_header(head, source)
+            payload = f.read(size + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(
+            f"{source}: cannot decompress ({plain(exc, 120)}); the file is truncated or corrupt: "
+            "replace it with a fresh copy"
+        ) from exc
+    _check_length(len(payload), size, source)
+    return head + payload
+
+
+def _idx_type(buf: bytes, source: str) -> np.dtype:
+    """The dtype of an IDX header's magic number (its first four bytes)."""
+    if len(buf) < 4 or buf[0] != 0 or buf[1] != 0 or buf[2] not in IDX_DTYPES:
+        known = ", ".join(f"0x{code:02X} ({dt.name})" for code, dt in IDX_DTYPES.items())
+        raise DataError(f"{source}: not an IDX file (bad magic number {buf[:4].hex()}; the "
+                        f"third byte is the type code: {known})")
+    if not 1 <= buf[3] <= MAX_IDX_DIMS:
+        raise DataError(f"{source}: the IDX header declares {buf[3]} dimensions; expected "
+                        f"1..{MAX_IDX_DIMS}")
+    return IDX_DTYPES[buf[2]]
+
+
+def _idx_header(buf: bytes, source: str) -> tuple[np.dtype, tuple[int, ...], int]:
+    """``(dtype, dims, payload bytes)`` of the IDX header at the start of ``buf``, checked."""
+    dtype = _idx_type(buf, source)
     ndim = buf[3]
-    header = 4 + 4 * ndim
-    if ndim == 0 or len(buf) < header:
+    if len(buf) < 4 + 4 * ndim:
         raise DataError(f"{source}: IDX header truncated")
     dims = tuple(int.from_bytes(buf[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    dtype = np.dtype(_IDX_DTYPES[buf[2]])
-    expected = header + int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
-    if len(buf) != expected:
-        raise DataError(
-            f"{source}: header says {dims} of {dtype} ({expected} bytes) but the file has "
-            f"{len(buf)} bytes; it is truncated or corrupt: replace it"
-        )
-    return np.frombuffer(buf, dtype=dtype, offset=header).reshape(dims)
+    if 0 in dims:
+        raise DataError(f"{source}: the IDX header declares the sizes {dims}; each must be >= 1")
+    size = math.prod(dims) * dtype.itemsize  # Python integers: no wrap-around
+    if size > MAX_IDX_BYTES:
+        raise DataError(f"{source}: the IDX header declares {dims} of {dtype.name}, {size:,} "
+                        f"bytes, over the limit of {MAX_IDX_BYTES:,}")
+    return dtype, dims, size
+
+
+def _check_length(got: int, size: int, source: str) -> None:
+    """Refuse a payload of ``got`` bytes where the header declares ``size``."""
+    if got < size:
+        raise DataError(f"{source}: the header declares {size:,} bytes of data but only "
+                        f"{got:,} follow; it is truncated or corrupt: replace it")
+    if got > size:
+        raise DataError(f"{source}: the header declares {size:,} bytes of data but more "
+                        "follow (trailing bytes); it is corrupt: replace it")
+
+
+def parse_idx(buf: bytes, source: str = "<bytes>") -> np.ndarray:
+    """Decode one IDX file's bytes into a native-order array, checking the header against the
+    length (see the module docstring)."""
+    dtype, dims, size = _idx_header(buf, source)
+    header = 4 + 4 * len(dims)
+    _check_length(len(buf) - header, size, source)
+    array = np.frombuffer(buf, dtype=dtype, offset=header).reshape(dims)
+    return array.astype(dtype.newbyteorder("="), copy=False)
 
 
 @dataclass
@@ -105,7 +174,7 @@ def load_split(split: str, folder: str | Path | None = None) -> Split:
     a :class:`DataError`, for any other folder the digests are only reported in ``Split.sha256``.
     """
     if split not in SPLIT_PREFIX:
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        raise UsageError(f"split must be 'train' or 'test', got {shown(split)}")
     folder = Path(folder) if folder is not None else mnist_dir()
     enforce = folder.resolve() == mnist_dir().resolve()
     arrays, digests = [], {}
@@ -116,29 +185,63 @@ def load_split(split: str, folder: str | Path | None = None) -> Split:
         digests[stem] = digest
         if enforce and digest != MNIST_SHA256[stem]:
             raise DataError(
-                f"{path}: SHA-256 {digest[:16]}... does not match the MNIST file "
+                f"{plain(path)}: SHA-256 {digest[:16]}... does not match the MNIST file "
                 f"({MNIST_SHA256[stem][:16]}...); it is corrupt: restore it with "
                 "`git checkout -- data/mnist`"
             )
-        arr = parse_idx(buf, str(path))
-        if arr.ndim != ndim:
-            raise DataError(f"{path}: expected a {ndim}-D IDX array, got shape {arr.shape}")
-        arrays.append(arr)
+        arrays.append(_check_split_array(parse_idx(buf, plain(path)), kind, ndim, plain(path)))
     images, labels = arrays
     if len(images) != len(labels):
-        raise DataError(f"{folder}: {len(images)} {split} images but {len(labels)} labels")
+        raise DataError(f"{plain(folder)}: {len(images)} {split} images but {len(labels)} labels")
     return Split(images, labels.astype(np.int64), folder, digests)
+
+
+def _check_split_array(arr: np.ndarray, kind: str, ndim: int, source: str) -> np.ndarray:
+    """Images: ``ndim``-D bytes; labels: ``ndim``-D integers in ``0..MAX_CLASSES - 1``."""
+    if arr.ndim != ndim:
+        raise DataError(f"{source}: expected a {ndim}-D IDX array, got shape {arr.shape}")
+    if kind == "images" and arr.dtype != np.uint8:
+        raise DataError(f"{source}: images are {arr.dtype}; expected bytes (IDX type 0x08)")
+    if kind == "labels" and (arr.dtype.kind not in "iu" or arr.min() < 0
+                             or arr.max() >= MAX_CLASSES):
+        raise DataError(f"{source}: labels must be integers in 0..{MAX_CLASSES - 1}; got "
+                        f"{arr.dtype} in {arr.min()}..{arr.max()}")
+    return arr
+
+
+_F32_MAX, _F32_TINY = float(np.finfo(np.float32).max), float(np.finfo(np.float32).tiny)
+_NORMALIZATION: dict[str, Field] = {"mean": Real(-_F32_MAX, _F32_MAX),
+                                    "std": Real(_F32_TINY, _F32_MAX)}
+"""Both statistics are applied in float32: they must be finite there, and ``std`` positive."""
 
 
 @dataclass(frozen=True)
 class Normalization:
-    """Pixels are scaled to [0, 1], then standardised: ``x = (pixel/255 - mean) / std``."""
+    """Pixels are scaled to [0, 1], then standardised: ``x = (pixel/255 - mean) / std``.
+
+    ``mean`` and ``std`` are numbers finite in float32, and ``std > 0`` (:class:`DataError`
+    otherwise).
+    """
 
     mean: float
     std: float
 
+    def __post_init__(self) -> None:
+        check_object(self.to_json(), _NORMALIZATION, "normalization", DataError)
+
+    @classmethod
+    def from_json(cls, value: Any, error: ErrorClass = DataError,
+                  where: str = "normalization") -> Normalization:
+        """The normalisation a file records (``{"mean": m, "std": s}``), every field checked;
+        a bad one raises ``error``, the reading format's, naming the field from ``where``."""
+        return cls(**check_object(value, _NORMALIZATION, where, error, required=_NORMALIZATION))
+
     @classmethod
     def fit(cls, images: np.ndarray) -> Normalization:
+        """The mean and standard deviation of ``images``' pixels (not all equal) in [0, 1]."""
+        if images.size == 0 or images.min() == images.max():
+            raise DataError("the training images are empty or constant: there is no standard "
+                            "deviation to normalise by")
         x = images.astype(np.float64) / 255.0
         return cls(float(x.mean()), float(x.std()))
 
@@ -154,11 +257,11 @@ class Normalization:
 def normalization_of(meta: dict[str, Any], folder: str | Path | None = None) -> Normalization:
     """The input normalisation a model was trained with, from its checkpoint's ``meta``.
 
-    A model whose meta records none (say, a freshly built one) gets statistics fitted on the
-    training images of ``folder`` (default: the shipped MNIST).
+    A model whose meta records none (say, a freshly built one; or ``null``) gets statistics
+    fitted on the training images of ``folder`` (default: the shipped MNIST).
     """
-    if "normalization" in meta:
-        return Normalization(**meta["normalization"])
+    if meta.get("normalization") is not None:
+        return Normalization.from_json(meta["normalization"])
     return Normalization.fit(load_split("train", folder).images)
 
 

@@ -9,6 +9,7 @@ dense layer reads.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -61,7 +62,8 @@ class Dense(Layer):
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         check_input(self, x, 2, self.in_features)
-        out, self._cache = dense_forward(x, self.params["W"], self.params["b"])
+        out, cache = dense_forward(x, self.params["W"], self.params["b"])
+        self._keep(cache, train)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
@@ -78,6 +80,10 @@ class Dense(Layer):
     def multadds(self, in_shape: Shape) -> int:
         return self.in_features * self.out_features
 
+    def scratch(self, in_shape: Shape) -> int:
+        """The product x W, before the bias is added."""
+        return self.out_features
+
     def config(self) -> dict[str, Any]:
         return {"in_features": self.in_features, "out_features": self.out_features,
                 "name": self.name}
@@ -90,11 +96,11 @@ class Flatten(Layer):
     kind = "flatten"
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
-        self._cache = x.shape
+        self._keep(x.shape, train)
         return x.reshape(x.shape[0], -1)
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
         return dout.reshape(self._check_cached())
 
     def output_shape(self, in_shape: Shape) -> Shape:
-        return (int(np.prod(in_shape)),)
+        return (math.prod(in_shape),)

@@ -27,12 +27,13 @@ Layers here:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
-from ..errors import ShapeError
-from .base import Layer, Shape, ShapeOnly, check_input, uniform_init
+from ..errors import UsageError
+from .base import Layer, Shape, ShapeOnly, check_input, check_shape, uniform_init
 from .conv import Conv2D
 from .im2col import batch_last, conv_output_size, pad_hw
 
@@ -68,8 +69,8 @@ def separable_ratio(k: int, n: int) -> float:
 
 def scale_width(channels: int, alpha: float) -> int:
     """Channels under the width multiplier: ``int(alpha * channels)`` (floor, as Keras), >= 1."""
-    if alpha <= 0:
-        raise ValueError(f"the width multiplier must be positive, got {alpha}")
+    if not (math.isfinite(alpha) and alpha > 0):
+        raise UsageError(f"the width multiplier must be a positive finite number, got {alpha!r}")
     return max(1, int(alpha * channels))
 
 
@@ -305,9 +306,10 @@ class DepthwiseConv2D(Layer):
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         check_input(self, x, 4, self.channels)
-        out, self._cache = depthwise_forward(
+        out, cache = depthwise_forward(
             x, self.params["W"], self.params.get("b"), self.stride, self.padding
         )
+        self._keep(cache, train)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
@@ -315,9 +317,7 @@ class DepthwiseConv2D(Layer):
                                                     self.needs_input_grad))
 
     def output_shape(self, in_shape: Shape) -> Shape:
-        C, H, W = in_shape
-        if C != self.channels:
-            raise ShapeError(f"{self.name}: expects {self.channels} channels, got {C}")
+        C, H, W = check_shape(self, in_shape, 3, self.channels)
         k, s, p = self.kernel_size, self.stride, self.padding
         return (C, conv_output_size(H, k, s, p), conv_output_size(W, k, s, p))
 
@@ -325,6 +325,11 @@ class DepthwiseConv2D(Layer):
         """K*K*M*Ho*Wo: every output pixel of every channel is one K*K dot product."""
         _, Ho, Wo = self.output_shape(in_shape)
         return depthwise_multadds(self.kernel_size, self.channels, Ho, Wo)
+
+    def scratch(self, in_shape: Shape) -> int:
+        """The padded batch-last copy of the input."""
+        C, H, W = in_shape
+        return C * (H + 2 * self.padding) * (W + 2 * self.padding)
 
     def config(self) -> dict[str, Any]:
         return {"channels": self.channels, "kernel_size": self.kernel_size,
@@ -347,12 +352,17 @@ class PointwiseConv2D(Conv2D):
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         check_input(self, x, 4, self.in_channels)
-        out, self._cache = pointwise_forward(x, self.params["W"], self.params.get("b"))
+        out, cache = pointwise_forward(x, self.params["W"], self.params.get("b"))
+        self._keep(cache, train)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
         return _keep_grads(self, pointwise_backward(dout, self._check_cached(),
                                                     self.needs_input_grad))
+
+    def scratch(self, in_shape: Shape) -> int:
+        """The pixel matrix X (a copy of the input unless it is batch-last already)."""
+        return math.prod(in_shape)
 
     def config(self) -> dict[str, Any]:
         return {"in_channels": self.in_channels, "out_channels": self.out_channels,

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import UsageError
 from .base import Layer
 
 
@@ -21,7 +22,7 @@ class ReLU(Layer):
     kind = "relu"
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
-        self._cache = x > 0
+        self._keep(x > 0 if train else None, train)
         return np.maximum(x, 0)
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
@@ -41,7 +42,7 @@ class Dropout(Layer):
     def __init__(self, p: float = 0.5, seed: int = 0, name: str | None = None) -> None:
         super().__init__(name)
         if not 0.0 <= p < 1.0:
-            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+            raise UsageError(f"dropout probability must be in [0, 1), got {p}")
         self.p, self.seed = float(p), int(seed)
         self.rng = np.random.default_rng(seed)
 

@@ -29,7 +29,12 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0) 
     r"""Spatial output size of a convolution or pooling window.
 
     .. math:: O = \lfloor (I + 2P - K) / S \rfloor + 1
+
+    The kernel and the stride must be at least 1 and the padding at least 0.
     """
+    if kernel < 1 or stride < 1 or padding < 0:
+        raise ShapeError(f"a window needs kernel >= 1, stride >= 1 and padding >= 0; got kernel "
+                         f"{kernel}, stride {stride}, padding {padding}")
     out = (size + 2 * padding - kernel) // stride + 1
     if out < 1:
         raise ShapeError(

@@ -3,19 +3,27 @@
 Counting is shape inference: each layer maps one example's input shape to its output shape
 and reports its parameters and MultAdds from shapes alone, so summarising a 224x224 ImageNet
 model costs no memory for activations. The MultAdd convention is stated in
-:mod:`tinycompress.nn.base`.
+:mod:`tinycompress.nn.base`. Shape inference also bounds evaluation: a batch holds at most
+:data:`EVAL_BUDGET` working values (:meth:`Sequential.batch_for`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-from ..errors import ShapeError
-from .base import Layer, Shape
+from ..errors import ShapeError, UsageError, shown
+from .base import Layer, Shape, is_placeholder
+from .schema import plain
+
+EVAL_BUDGET = 1 << 26
+"""The most working values (inputs, outputs and scratch of one layer, over the batch) an
+evaluation batch may hold: 256 MiB of float32. MNIST's models evaluate 1,000 images at a time
+well within it; a model with huge activations is evaluated a few examples at a time."""
 
 
 @dataclass(frozen=True)
@@ -57,9 +65,11 @@ class Sequential:
             if layer.name is None:
                 counts[layer.prefix] = counts.get(layer.prefix, 0) + 1
                 layer.name = f"{layer.prefix}{counts[layer.prefix]}"
-        names = [layer.name for layer in self.layers]
-        if len(set(names)) != len(names):
-            raise ValueError(f"layer names must be unique, got {names}")
+        first: dict[str, int] = {}
+        for i, layer in enumerate(self.layers):
+            if first.setdefault(layer.name, i) != i:
+                raise UsageError(f"layer names must be unique: {shown(layer.name)} names layers "
+                                 f"{first[layer.name]} and {i}")
         # Backpropagation can stop at the first layer with parameters: nothing before it learns,
         # and nobody uses that layer's input gradient (LeNet-300-100: Flatten, then fc1).
         self.first_trainable = next(
@@ -86,7 +96,8 @@ class Sequential:
             dout = layer.backward(dout)
 
     def predict(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-        """Class predictions (N,) in evaluation mode, batch by batch."""
+        """Class predictions (N,) in evaluation mode, batch by batch (:meth:`batch_for`)."""
+        batch_size = self.batch_for(batch_size)
         preds = [self.forward(x[i : i + batch_size]).argmax(axis=1)
                  for i in range(0, len(x), batch_size)]
         return np.concatenate(preds) if preds else np.zeros(0, dtype=np.int64)
@@ -97,7 +108,8 @@ class Sequential:
             if layer.name == name:
                 return layer
         names = [lay.name for lay in self.layers]
-        raise KeyError(f"{self.name} has no layer {name!r}; layers: {names}")
+        raise UsageError(f"{plain(self.name)} has no layer {shown(name)}; layers: "
+                         f"{plain(', '.join(names))}")
 
     def parameters(self) -> Iterator[tuple[Layer, str, np.ndarray]]:
         """Every (layer, parameter name, array), in layer order."""
@@ -153,13 +165,25 @@ class Sequential:
     def num_params(self) -> int:
         return sum(layer.num_params() for layer in self.layers)
 
+    def working_values(self) -> int:
+        """The most values one example holds at once in a forward pass (at its busiest layer)."""
+        shapes = self.shapes()
+        return max((layer.working_values(s)
+                    for layer, s in zip(self.layers, shapes[:-1], strict=True)),
+                   default=math.prod(self.input_shape))
+
+    def batch_for(self, batch_size: int) -> int:
+        """``batch_size``, or as many examples as :data:`EVAL_BUDGET` working values allow (at
+        least one): what evaluation runs at once."""
+        return max(1, min(batch_size, EVAL_BUDGET // self.working_values()))
+
     def multadds(self) -> int:
         return sum(r.multadds for r in self.rows())
 
 
 def distinct_nonzero(W: np.ndarray) -> int:
     """Distinct nonzero values of a weight tensor (a pruned zero is not a shared value)."""
-    if W.strides and not any(W.strides):  # a shape-only placeholder: one value, zero
+    if is_placeholder(W):  # one value, counted as none
         return 0
     return int(np.unique(W[W != 0]).size)
 

@@ -11,11 +11,12 @@ cache)`` / ``backward(dout, cache)`` functions and :class:`MaxPool2D`, :class:`A
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
-from .base import Layer, Shape, check_input
+from .base import Layer, Shape, check_input, check_shape
 from .im2col import conv_output_size, scatter_windows, windows
 
 
@@ -85,7 +86,7 @@ class _Pool(Layer):
         self.stride = int(stride) if stride is not None else self.kernel_size
 
     def output_shape(self, in_shape: Shape) -> Shape:
-        C, H, W = in_shape
+        C, H, W = check_shape(self, in_shape, 3)
         k, s = self.kernel_size, self.stride
         return (C, conv_output_size(H, k, s), conv_output_size(W, k, s))
 
@@ -98,11 +99,16 @@ class MaxPool2D(_Pool):
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         check_input(self, x, 4)
-        out, self._cache = maxpool_forward(x, self.kernel_size, self.stride)
+        out, cache = maxpool_forward(x, self.kernel_size, self.stride)
+        self._keep(cache, train)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
         return maxpool_backward(dout, self._check_cached())
+
+    def scratch(self, in_shape: Shape) -> int:
+        """The running maximum, the winners' offsets (8 bytes each) and the comparisons."""
+        return 6 * math.prod(self.output_shape(in_shape))
 
 
 class AvgPool2D(_Pool):
@@ -110,7 +116,8 @@ class AvgPool2D(_Pool):
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         check_input(self, x, 4)
-        out, self._cache = avgpool_forward(x, self.kernel_size, self.stride)
+        out, cache = avgpool_forward(x, self.kernel_size, self.stride)
+        self._keep(cache, train)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
@@ -126,7 +133,7 @@ class GlobalAvgPool2D(Layer):
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         check_input(self, x, 4)
-        self._cache = x.shape
+        self._keep(x.shape, train)
         return x.mean(axis=(2, 3))
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
@@ -134,4 +141,4 @@ class GlobalAvgPool2D(Layer):
         return np.broadcast_to((dout / (H * W))[:, :, None, None], (N, C, H, W)).copy()
 
     def output_shape(self, in_shape: Shape) -> Shape:
-        return (in_shape[0],)
+        return (check_shape(self, in_shape, 3)[0],)

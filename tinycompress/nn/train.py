@@ -108,8 +108,10 @@ def fit(
 
 def evaluate(model: Sequential, X: np.ndarray, y: np.ndarray,
              batch_size: int = 1000) -> dict[str, Any]:
-    """Accuracy, error, mean loss and count on ``(X, y)`` in evaluation mode."""
+    """Accuracy, error, mean loss and count on ``(X, y)`` in evaluation mode, ``batch_size``
+    examples at a time (fewer for a model with huge activations: :meth:`Sequential.batch_for`)."""
     _check_data(model, X, y)
+    batch_size = model.batch_for(batch_size)
     correct, total_loss = 0, 0.0
     for i in range(0, len(X), batch_size):
         logits = model.forward(X[i : i + batch_size])
