@@ -77,6 +77,7 @@ def test_narrower_weights_are_read_in_fewer_words_and_may_fit_on_chip(
     assert energy.stored_weight_bytes(shared, "codebook") == -(-bits // 8)
 
 
+@pytest.mark.task_magnitude_prune
 @pytest.mark.task_inference_energy
 def test_fp32_by_width_is_the_fp32_model(pruned_quantised) -> None:
     model = pruned_quantised("lenet5", 0.9, 4)

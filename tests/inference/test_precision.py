@@ -19,6 +19,7 @@ def shared_mlp(pruned_quantised):
     return model, X, model.predict(X), rng.standard_normal((100, 1, 28, 28)).astype(np.float32)
 
 
+@pytest.mark.task_magnitude_prune
 @pytest.mark.task_requantize
 def test_every_variant_runs_the_model_to_its_own_precision(shared_mlp) -> None:
     model, X, labels, calibration = shared_mlp
@@ -77,6 +78,7 @@ def test_evaluate_source_reads_a_files_weights_in_its_own_form(shipped) -> None:
     assert "per batch of 64" in text and "from SRAM" in text and "8-bit integer multiply" in text
 
 
+@pytest.mark.task_magnitude_prune
 @pytest.mark.task_requantize
 def test_latency_table_times_every_variant_against_fp32_dense(shared_mlp) -> None:
     model, X, _, calibration = shared_mlp
@@ -88,6 +90,7 @@ def test_latency_table_times_every_variant_against_fp32_dense(shared_mlp) -> Non
     assert all(r["seconds"] > 0 for r in rows)
 
 
+@pytest.mark.task_magnitude_prune
 @pytest.mark.task_requantize
 def test_the_report_gains_a_row_per_metric_with_every_precision(shared_mlp, tmp_path) -> None:
     model, X, labels, calibration = shared_mlp
