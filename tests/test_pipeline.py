@@ -1,14 +1,17 @@
-"""The Deep Compression pipeline: quick end-to-end runs, resuming, settings, derived targets."""
+"""The Deep Compression pipeline: quick end-to-end runs, resuming, settings, the budget."""
 
+import gzip
 import json
+import shutil
 from dataclasses import fields
 
 import pytest
 
-from tinycompress import arguments, pipeline, runs
+from tinycompress import arguments, pipeline, runs, zoo
 from tinycompress.coding import accounting, tcz
 from tinycompress.energy import PRECISIONS
 from tinycompress.errors import ConfigError
+from tinycompress.nn.checkpoint import save_model
 from tinycompress.nn.train import evaluate
 
 
@@ -63,7 +66,12 @@ def test_reported_error_is_the_decoded_files(quick_run):
     decoded, meta = tcz.load(out)
     data = pipeline.load_data(meta, None, quick=True)
     assert evaluate(decoded, data.X_test, data.y_test)["error"] == report["compressed"]["error"]
-    assert report["stages"]["prune"]["kept"] < 0.2  # the DC recipe prunes hard even in one round
+    points = pipeline.Settings.for_model("lenet-300-100").max_error_increase
+    assert report["validation"] == {"n": 1000, "seed": 0} and report["budget_points"] == points
+    c, o = report["compressed"], report["original"]
+    assert c["validation_error"] == evaluate(decoded, data.X_val, data.y_val)["error"]
+    assert c["validation_error"] <= o["validation_error"] + points / 100 + 1e-12  # the budget
+    assert report["stages"]["quantize"]["tried"]  # the bits were chosen, not given
 
 
 @pytest.mark.task_magnitude_prune
@@ -101,7 +109,7 @@ def test_config_file_overrides_and_rejects_unknown_keys(tmp_path):
     cfg.write_text(json.dumps({"bits": "fc=4", "finetune_epochs": 0}))
     s = pipeline.Settings.for_model("lenet5").merged(cfg)
     assert s.bits == "fc=4" and s.finetune_epochs == 0
-    assert s.prune_recipes == ["lenet5", "lenet5-dc"]
+    assert s.max_error_increase == pipeline.Settings().max_error_increase
     cfg.write_text(json.dumps({"bitz": 3}))
     with pytest.raises(ConfigError, match="bitz"):
         s.merged(cfg)
@@ -113,16 +121,6 @@ def test_config_file_overrides_and_rejects_unknown_keys(tmp_path):
         s.merged(cfg)
     with pytest.raises(ConfigError, match="settings cannot be read"):
         s.merged(tmp_path / "missing.json")
-
-
-def test_sensitivity_targets_prune_robust_layers_harder():
-    sweep = [0.0, 0.5, 0.9, 0.95]
-    curves = {"big": [0.99, 0.99, 0.99, 0.985], "small": [0.99, 0.98, 0.90, 0.80]}
-    weights = {"big": 9000, "small": 1000}
-    t = pipeline.sensitivity_targets(curves, sweep, 0.99, weights, target_kept=0.2)
-    assert t["big"] >= 0.9 and t["small"] <= 0.5
-    kept = sum(weights[n] * (1 - s) for n, s in t.items()) / 10_000
-    assert kept <= 0.2
 
 
 @pytest.mark.task_magnitude_prune
@@ -150,8 +148,40 @@ def test_every_setting_has_a_kind_that_its_defaults_pass():
 def test_a_config_at_the_edges_of_the_ranges_is_accepted(tmp_path):
     cfg = tmp_path / "c.json"
     cfg.write_text(json.dumps({"seed": 2**32 - 1, "index_bits": None, "quick": True,
-                               "finetune_lr": 1, "target_kept": 1, "finetune_epochs": 0,
+                               "finetune_lr": 1, "max_error_increase": 100, "step": 0.95,
+                               "prune_share": 1, "finetune_epochs": 0,
                                "prune_recipes": [], "bits": "16"}))
     s = pipeline.Settings().merged(cfg)
     assert (s.seed, s.index_bits, s.quick, s.finetune_lr, s.bits) == (2**32 - 1, None, True,
                                                                       1.0, "16")
+
+
+@pytest.mark.task_magnitude_prune
+@pytest.mark.task_centroid_grad
+@pytest.mark.task_inference_energy
+@pytest.mark.task_requantize
+def test_poisoned_test_labels_change_no_choice_and_no_byte(tmp_path, make_dataset):
+    """Every choice reads the validation split: with the test labels scrambled, the run makes
+    the same choices and writes the same file; only the reported test error moves."""
+    clean = make_dataset(tmp_path / "clean", n_train=300, n_test=100, size=(10, 10), classes=4)
+    poisoned = tmp_path / "poisoned"
+    shutil.copytree(clean, poisoned)
+    labels = poisoned / "t10k-labels-idx1-ubyte.gz"
+    raw = bytearray(gzip.decompress(labels.read_bytes()))
+    raw[8:] = bytes((b + 1) % 4 for b in raw[8:])  # every test label wrong
+    labels.write_bytes(gzip.compress(bytes(raw)))
+    model, meta = zoo.train_model("lenet-300-100", clean, epochs=2, progress=False)
+    ckpt = tmp_path / "m.npz"
+    save_model(model, ckpt, meta)
+    settings = pipeline.Settings(quick=True, max_error_increase=30.0)
+    reports = {name: pipeline.run(str(ckpt), tmp_path / f"{name}.tcz", settings, str(folder),
+                                  progress=False, log=lambda _: None)
+               for name, folder in (("clean", clean), ("poisoned", poisoned))}
+    a, b = reports["clean"], reports["poisoned"]
+    for stage in ("prune", "quantize"):
+        drop = {"error", "seconds"}
+        assert ({k: v for k, v in a["stages"][stage].items() if k not in drop}
+                == {k: v for k, v in b["stages"][stage].items() if k not in drop})
+    assert (tmp_path / "clean.tcz").read_bytes() == (tmp_path / "poisoned.tcz").read_bytes()
+    assert b["compressed"]["error"] != a["compressed"]["error"]  # the test labels were read
+    assert any(r["accepted"] for r in a["stages"]["prune"]["rounds"])  # a choice was made

@@ -8,12 +8,18 @@ from tinycompress import report
 
 REPORT = {  # the shape pipeline.run returns, with round numbers
     "model": "lenet5", "out": "/somewhere/lenet5.tcz", "seconds": 123.4,
-    "original": {"error": 0.0080, "params": 431_080, "bytes": 1_724_320},
-    "stages": {"prune": {"error": 0.0079, "seconds": 100.0, "file_bytes": 120_000},
-               "quantize": {"error": 0.0076, "seconds": 20.0, "file_bytes": 26_000},
+    "validation": {"n": 5000, "seed": 0}, "budget_points": 0.2,
+    "original": {"error": 0.0080, "validation_error": 0.0100, "params": 431_080,
+                 "bytes": 1_724_320},
+    "stages": {"prune": {"error": 0.0079, "validation_error": 0.0110, "seconds": 100.0,
+                         "file_bytes": 120_000, "rounds": [
+                             {"round": 1, "kept": 0.6, "error": 0.0104, "accepted": True},
+                             {"round": 2, "kept": 0.36, "error": 0.0140, "accepted": False}]},
+               "quantize": {"error": 0.0076, "validation_error": 0.0114, "seconds": 20.0,
+                            "file_bytes": 26_000},
                "encode": {"seconds": 1.0}},
-    "compressed": {"error": 0.0075, "accuracy": 0.9925, "n": 10_000, "file_bytes": 25_000,
-                   "ratio": 1_724_320 / 25_000},
+    "compressed": {"error": 0.0075, "validation_error": 0.0114, "accuracy": 0.9925, "n": 10_000,
+                   "file_bytes": 25_000, "ratio": 1_724_320 / 25_000},
     "stage_bytes": {"pruned (P) file": 120_000, "P+Q (formula)": 30_000},
     "inspect": {"layers": [
         {"name": "conv1", "weights": 500, "kept_fraction": 0.66, "weight_bits": 5,
@@ -53,14 +59,22 @@ def test_markdown_holds_the_metrics_stages_layers_and_chart(tmp_path):
            "0.500 ms |" in md
     assert "| 4. Energy per inference (45 nm model) | 2.00 uJ (DRAM) | 0.100 uJ (SRAM) |" in md
     assert "The paper (Table 1): error 0.74%, 44 KB, 39x." in md
-    stages = ["| original | 0.80% | |", "| prune | 0.79% | 100 s |",
-              "| quantize | 0.76% | 20 s |", "| decoded file | 0.75% | |"]
+    stages = ["| original | 1.00% | 0.80% | |", "| prune | 1.10% | 0.79% | 100 s |",
+              "| quantize | 1.14% | 0.76% | 20 s |", "| decoded file | 1.14% | 0.75% | |"]
     positions = [md.index(row) for row in stages]
     assert positions == sorted(positions) and "| encode |" not in md
     assert "| conv1 | 500 | 66.0% |" in md and "| bn1 |" not in md
     assert "![sizes](lenet5.sizes.png)" in md
     chart = stem.with_suffix(".sizes.png")
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_budget_section_says_what_was_spent_round_by_round(tmp_path):
+    md = report.render_markdown(REPORT, tmp_path / "lenet5")
+    assert ("validation split of 5,000 training images (seed 0)" in md
+            and "Budget: 0.20 points of validation error; spent 0.14 (1.00% -> 1.14%)." in md)
+    assert "| 1 | 60.00% | 1.04% | kept |" in md
+    assert "| 2 | 36.00% | 1.40% | undone: over budget |" in md
 
 
 def test_a_model_the_paper_did_not_compress_gets_no_paper_line(tmp_path):

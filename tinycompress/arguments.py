@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from .coding.manifest import MAX_GAP_BITS
+from .coding.small_tensors import SMALL
 from .errors import ShapeError, UsageError, one_line, shown
 from .nn.schema import ErrorClass, Field, Flag, Int, Items, OneOf, Real, refuse
 from .pruning.iterative import PRUNE_RECIPES
@@ -35,8 +36,7 @@ IMAGES = Int(1, 10**9)  # --limit: the first N images
 BATCH = Int(1, 1024)  # larger batches would need gigabytes of im2col buffers
 SHIFT = Int(0, 16)  # random translation, in pixels
 SPARSITY = Real(0.0, 1.0, hi_open=True)  # the fraction removed: a layer keeps some weights
-KEPT = Real(0.0, 1.0, lo_open=True)  # the fraction of all weights kept
-ERROR_RISE = Real(0.0, 1.0)  # a rise of the test error (a fraction)
+ERROR_RISE = Real(0.0, 1.0)  # a rise of the validation error (a fraction)
 QUALITY = Real(0.0, 10.0)  # threshold = quality x std
 RATE = Real(0.0, 10.0, lo_open=True)  # learning rates
 MOMENTUM = Real(0.0, 1.0, hi_open=True)
@@ -45,6 +45,10 @@ ALPHA = Real(0.0, 4.0, lo_open=True)  # MobileNet width multiplier (the paper: 0
 RESOLUTION = Int(1, 4096)  # MobileNet input side, in pixels
 INDEX_BITS = Int(1, MAX_GAP_BITS, null=True)  # null (on the command line: auto) tries 1..12
 INIT = OneOf(INITS)
+BUDGET = Real(0.0, 100.0)  # --max-error-increase: points of validation error
+SHARE = Real(0.0, 1.0)  # the part of the budget pruning may spend
+STEP = Real(0.05, 0.95)  # the fraction of the surviving weights a pruning round keeps
+FACTOR = Real(0.0, 1.0, lo_open=True)  # of the training learning rate
 PARAMETERS = Int(1, 1 << 40)  # --max-params: the most parameters a model file may describe
 
 
@@ -53,14 +57,22 @@ class Bits:
     """Bits per weight as text (``5``, ``conv=8,fc=5``, ``fc1=3,fc=4``), each width in 1..16.
 
     The text is what :func:`tinycompress.quantization.trained.parse_bits` reads; whether the
-    model has the layers it names is checked by the quantiser.
+    model has the layers it names is checked by the quantiser. With ``auto``, the text ``auto``
+    (the fewest bits within the error budget) is accepted too.
     """
 
-    expected: str = "bits as B or KEY=B,... (a layer name, conv or fc; B in 1..16)"
+    auto: bool = False
+
+    @property
+    def expected(self) -> str:
+        return (("auto, or " if self.auto else "")
+                + "bits as B or KEY=B,... (a layer name, conv or fc; B in 1..16)")
 
     def check(self, value: Any, where: str, error: ErrorClass) -> str:
         if not isinstance(value, str):
             refuse(where, value, self.expected, error)
+        if self.auto and value == "auto":
+            return value
         try:
             for bits in trained.parse_bits(value).values():
                 check_bits(bits)
@@ -70,15 +82,22 @@ class Bits:
 
 
 BITS = Bits()
+BITS_OR_AUTO = Bits(auto=True)
 
 SETTINGS: dict[str, Field] = {
+    "max_error_increase": BUDGET,
+    "prune_share": SHARE,
     "prune_recipes": Items(16, OneOf(tuple(PRUNE_RECIPES))),
-    "target_kept": KEPT,
-    "sensitivity_rounds": ROUNDS,
-    "bits": BITS,
+    "step": STEP,
+    "max_rounds": ROUNDS,
+    "retrain_epochs": EXTRA_EPOCHS,
+    "retrain_lr_factor": FACTOR,
+    "retrain_shift": Int(0, 16, null=True),
+    "bits": BITS_OR_AUTO,
     "init": INIT,
     "finetune_epochs": EXTRA_EPOCHS,
     "finetune_lr": RATE,
+    "small": OneOf(("auto", *SMALL)),
     "index_bits": INDEX_BITS,
     "seed": SEED,
     "quick": Flag(),

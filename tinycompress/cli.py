@@ -31,13 +31,14 @@ from .exercises import command as exercises
 from .interop import convert
 from .nn.architecture import MAX_PARAMETERS
 from .nn.checkpoint import save_model
-from .nn.data import MNIST_SHA256, load_arrays, mnist_dir, normalization_of
+from .nn.data import MNIST_SHA256, VALIDATION, load_arrays, mnist_dir, normalization_of
 from .nn.model import Sequential, format_summary
 from .nn.train import Recipe, evaluate
 from .pruning import iterative, magnitude
 from .quantization import trained
 from .quantization.kmeans import INITS
 from .runs import Run
+from .stages import DEFAULT_BUDGET
 
 _Commands = argparse._SubParsersAction  # what add_subparsers returns; _add_* add commands to it
 TRACEBACK_VARIABLE = "TINYCOMPRESS_TRACEBACK"
@@ -196,20 +197,22 @@ def cmd_prune(args: argparse.Namespace) -> None:
     recipe = _prune_recipe(args, model, meta)
     norm = normalization_of(meta, args.data)
     X, y = load_arrays("train", args.data, norm, args.limit)
+    Xv, yv = load_arrays("validation", args.data, norm)
     Xt, yt = load_arrays("test", args.data, norm)
     start = time.perf_counter()
 
     def report(r: iterative.RoundResult) -> None:
         if not args.json:
-            print(f"round {r.round}: {r.kept:.2%} kept, test error {r.error_pruned:.2%} after "
-                  f"pruning, {r.error:.2%} after retraining", flush=True)
+            print(f"round {r.round}: {r.kept:.2%} kept, validation error {r.error_pruned:.2%} "
+                  f"after pruning, {r.error:.2%} after retraining", flush=True)
 
-    rounds = iterative.run_recipe(model, recipe, X, y, X_val=Xt, y_val=yt, seed=args.seed,
+    rounds = iterative.run_recipe(model, recipe, X, y, X_val=Xv, y_val=yv, seed=args.seed,
                                   max_error_increase=args.max_error_increase,
                                   progress=not args.json, on_round=report)
     result = evaluate(model, Xt, yt)
     out_meta = {**meta, "source": args.model, "prune_recipe": recipe.to_json(),
                 "prune_rounds": [r.to_json() for r in rounds], "test": result,
+                "validation": {"n": len(yv), "seed": VALIDATION.seed, **evaluate(model, Xv, yv)},
                 "kept": magnitude.kept_fraction(model), "layer_table": magnitude.layer_table(model),
                 "prune_seconds": round(time.perf_counter() - start, 1)}
     save_model(model, args.out, out_meta)
@@ -237,7 +240,8 @@ def _add_prune(sub: _Commands) -> None:
     p.add_argument("--batch-size", type=flag(kinds.BATCH), default=128)
     p.add_argument("--shift", type=flag(kinds.SHIFT), default=0, help="random shifts, retraining")
     p.add_argument("--max-error-increase", type=flag(kinds.ERROR_RISE), default=None,
-                   help="stop (undoing the last round) once the test error rises by more")
+                   help="stop (undoing the last round) once the validation error rises by "
+                   "more (a fraction: 0.002 is 0.2 points)")
     p.add_argument("--seed", type=flag(kinds.SEED), default=0)
     p.add_argument("--limit", type=flag(kinds.IMAGES), help="retrain on the first N images only")
     p.add_argument("--out", type=Path, required=True, help="where to write the checkpoint")
@@ -289,7 +293,8 @@ def cmd_encode(args: argparse.Namespace) -> None:
     model, meta = zoo.resolve_model(args.model, args.max_params)
     keep = {k: meta[k] for k in ("normalization",) if k in meta}
     # written only once its bytes decode to the model bit for bit: a good file stays good
-    tcz.save(model, args.out, index_bits=args.index_bits, meta={**keep, "source": args.model})
+    tcz.save(model, args.out, index_bits=args.index_bits, meta={**keep, "source": args.model},
+             small=args.small)
     report = accounting.inspect(args.out, args.max_params)
     _emit(args, {"model": args.model, "out": str(args.out), **report},
           accounting.format_inspect(report) + f"\nwrote {args.out}")
@@ -314,6 +319,8 @@ def _add_file_commands(sub: _Commands) -> None:
     p.add_argument("--out", type=Path, required=True, help="the .tcz file to write")
     p.add_argument("--index-bits", type=flag(kinds.INDEX_BITS), default=None, metavar="B|auto",
                    help="width of the relative-index (gap) field (default: auto, per tensor)")
+    p.add_argument("--small", choices=tcz.SMALL, default="fp32",
+                   help="how biases and other small tensors are stored (default: fp32, lossless)")
     p = _add(sub, "decode", cmd_decode, "turn a .tcz file back into a dense checkpoint",
              model=False)
     p.add_argument("file", metavar="FILE.tcz", type=Path)
@@ -327,8 +334,9 @@ def cmd_deep_compress(args: argparse.Namespace) -> None:
     from . import pipeline  # imported on demand: it pulls in every stage of the project
 
     overrides = {"quick": args.quick} if args.quick else {}
-    if args.seed is not None:
-        overrides["seed"] = args.seed
+    for key in ("seed", "max_error_increase"):
+        if getattr(args, key) is not None:
+            overrides[key] = getattr(args, key)
     name = args.model if args.model in zoo.BUILDERS else Path(args.model).stem
     out = args.out or Path(f"{name}.tcz")
     _check_outputs(args, *Run(out).outputs())
@@ -350,6 +358,10 @@ def _add_deep_compress(sub: _Commands) -> None:
     p.add_argument("--out", type=Path, default=None, help="the .tcz file (default: MODEL.tcz)")
     p.add_argument("--config", type=Path, default=None,
                    help="JSON file overriding the settings of tinycompress.pipeline.Settings")
+    p.add_argument("--max-error-increase", type=flag(kinds.BUDGET), default=None, metavar="P",
+                   help="the accuracy budget: points of validation error the run may add to the "
+                   f"original model's, e.g. 0.2: 1.50%% -> 1.70%% (default {DEFAULT_BUDGET}; the "
+                   "shipped LeNets: what the paper's error leaves, 0.5 and 0.2)")
     p.add_argument("--quick", action="store_true",
                    help="the same pipeline on a small subset with token training (smoke test)")
     p.add_argument("--seed", type=flag(kinds.SEED), default=None)

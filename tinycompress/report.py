@@ -89,6 +89,32 @@ def precision_rows(report: dict[str, Any]) -> list[str]:
                 f"({'SRAM' if r['energy']['on_chip'] else 'DRAM'})")]
 
 
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.2f}%"
+
+
+def budget_lines(report: dict[str, Any]) -> list[str]:
+    """How the accuracy budget was spent: the validation split, the budget, each pruning round."""
+    if "budget_points" not in report:
+        return []
+    v, o, c = report["validation"], report["original"], report["compressed"]
+    spent = 100 * (c["validation_error"] - o["validation_error"])
+    lines = ["## The accuracy budget", "",
+             f"Every choice was made on a validation split of {v['n']:,} training images (seed "
+             f"{v['seed']}) that no stage trained on; the test set was read only for this "
+             f"report. Budget: {report['budget_points']:.2f} points of validation error; spent "
+             f"{spent:.2f} ({100 * o['validation_error']:.2f}% -> "
+             f"{100 * c['validation_error']:.2f}%).", ""]
+    rounds = report["stages"].get("prune", {}).get("rounds", [])
+    if rounds and "accepted" in rounds[0]:
+        lines += ["| Pruning round | Weights kept | Validation error | Verdict |",
+                  "|---|---|---|---|"]
+        lines += [f"| {r['round']} | {100 * r['kept']:.2f}% | {100 * r['error']:.2f}% | "
+                  f"{'kept' if r['accepted'] else 'undone: over budget'} |" for r in rounds]
+        lines.append("")
+    return lines
+
+
 def render_markdown(report: dict[str, Any], stem: Path) -> str:
     """The whole report as Markdown; figures are written as ``<stem>.*.png`` beside it."""
     chart = size_chart(report, stem.with_name(stem.name + ".sizes.png"))
@@ -125,12 +151,17 @@ def render_markdown(report: dict[str, Any], stem: Path) -> str:
     if paper:
         lines += [f"The paper (Table 1): error {paper['error']}%, {paper['kb']} KB, "
                   f"{paper['ratio']}x.", ""]
-    lines += ["## Accuracy after each stage", "", "| Stage | Test error | Time |", "|---|---|---|",
-              f"| original | {100 * o['error']:.2f}% | |"]
+    lines += budget_lines(report)
+    lines += ["## Accuracy after each stage", "",
+              "| Stage | Validation error (chooses) | Test error (reported) | Time |",
+              "|---|---|---|---|",
+              f"| original | {_pct(o.get('validation_error'))} | {100 * o['error']:.2f}% | |"]
     for name, info in report["stages"].items():
         if "error" in info:
-            lines.append(f"| {name} | {100 * info['error']:.2f}% | {info['seconds']:.0f} s |")
-    lines.append(f"| decoded file | {100 * c['error']:.2f}% | |")
+            lines.append(f"| {name} | {_pct(info.get('validation_error'))} | "
+                         f"{100 * info['error']:.2f}% | {info['seconds']:.0f} s |")
+    lines.append(f"| decoded file | {_pct(c.get('validation_error'))} | {100 * c['error']:.2f}% "
+                 "| |")
     lines += ["", "## Per layer (the paper's Tables 2-3 format)", "",
               layer_table(report["inspect"]), "",
               f"![sizes]({chart.name})", "",

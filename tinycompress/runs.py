@@ -23,8 +23,9 @@ from .nn.architecture import MAX_PARAMETERS
 
 STAGES = ("prune", "quantize", "encode")
 STAGE_SETTINGS = {
-    "prune": ("prune_recipes", "target_kept", "sensitivity_rounds", "seed", "quick"),
-    "quantize": ("bits", "init", "finetune_epochs", "finetune_lr"),
+    "prune": ("max_error_increase", "prune_share", "prune_recipes", "step", "max_rounds",
+              "retrain_epochs", "retrain_lr_factor", "retrain_shift", "seed", "quick"),
+    "quantize": ("bits", "init", "finetune_epochs", "finetune_lr", "small"),
 }
 """The settings each stage's result depends on (besides the stages before it): changing the
 bits reruns quantisation on the saved pruned model instead of pruning again."""

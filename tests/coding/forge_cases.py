@@ -1,7 +1,7 @@
 """The corpus of forged files (:func:`corpus`), built with the tools of :mod:`.forge`: for each
-shipped file, :func:`structural` (every field by type, every object's keys) and :func:`targeted`
-(the bytes, the header, the zlib stream, the JSON text, meta, the architecture, the tensor
-entries and the sections, by hand)."""
+source file, :func:`structural` (every field by type, every object's keys) and :func:`targeted`
+(the bytes, the header, the manifest's stream, the JSON text, meta, the architecture, the
+tensor entries and the sections, by hand; version 2's own in :mod:`.forge_cases_v2`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from tinycompress.coding import bitio
+from tinycompress.coding import bitio, layout
 from tinycompress.nn.architecture import MAX_LAYERS
 
 from .forge import (
@@ -30,6 +30,7 @@ from .forge import (
     serialise,
     typed_variants,
 )
+from .forge_cases_v2 import entries_v2, header_v2, sections_v2
 
 _NAN, _NEG_INF, _NEG_NAN = b"\x00\x00\xc0\x7f", b"\x00\x00\x80\xff", b"\x00\x00\xc0\xff"
 _OPTIONAL_LAYERS = ("ReLU", "Dropout")  # removing one leaves every tensor's shape
@@ -45,7 +46,7 @@ def corpus() -> list[Case]:
     return cases
 
 
-class _Forger:
+class Forger:
     """Cases forged from one original, in one part of the file:
     ``case(what, expect, doc=..., sections=..., ...)``."""
 
@@ -53,10 +54,11 @@ class _Forger:
         self.src, self.part = src, part
 
     def case(self, what: str, expect: str, doc: Any = _SAME, sections: list[bytes] | None = None,
-             **layout: Any) -> Case:
+             **parts: Any) -> Case:
         doc = self.src.doc if doc is _SAME else doc
         sections = self.src.sections if sections is None else sections
-        return Case(self.src.name, self.part, what, serialise(doc, sections, **layout), expect)
+        blob = serialise(doc, sections, version=self.src.version, **parts)
+        return Case(self.src.name, self.part, what, blob, expect)
 
     def entry(self, i: int, **changes: Any) -> dict[str, Any]:
         """The manifest with ``t[i]`` updated by ``changes`` (a value None removes the key)."""
@@ -68,11 +70,19 @@ class _Forger:
         return [data if j == i else s for j, s in enumerate(self.src.sections)]
 
 
+def forged_fields(src: Original) -> Iterator[tuple[tuple[str | int, ...], Any]]:
+    """The fields :func:`structural` forges: every one in version 1; in version 2, whose
+    architecture and meta the same schema checks, all but those inside ``arch`` and ``meta``."""
+    for path, value in fields(src.doc):
+        if src.version == 1 or path[:1] not in (("arch",), ("meta",)) or len(path) == 1:
+            yield path, value
+
+
 def structural(src: Original) -> Iterator[Case]:
-    """Every field given a value of every other type; every object an unknown key and each of
-    its keys removed; every layer and tensor entry removed."""
-    forge, doc = _Forger(src, "every field by type, every key"), src.doc
-    for path, value in fields(doc):
+    """Every field (:func:`forged_fields`) given a value of every other type; every object an
+    unknown key and each of its keys removed; every layer and tensor entry removed."""
+    forge, doc = Forger(src, "every field by type, every key"), src.doc
+    for path, value in forged_fields(src):
         for new in typed_variants(value):
             expect = expectation(path, value, new) if path else "error"
             yield forge.case(f"{field_name(path)} = {new!r:.40}", expect, replaced(doc, path, new))
@@ -99,25 +109,41 @@ def _removal(path: tuple[str | int, ...], key: str) -> str:
 
 
 def targeted(src: Original) -> Iterator[Case]:
-    """The hand-picked cases of every part of the file."""
-    for part, cases in (("bytes, header and text", _bytes_and_text), ("meta", _meta),
-                        ("architecture", _architecture), ("tensor entries", _entries),
-                        ("sections", _sections)):
-        yield from cases(_Forger(src, part))
+    """The hand-picked cases of every part of the file (those of version 2's own header,
+    entries and sections in :mod:`.forge_cases_v2`)."""
+    if src.version == 1:
+        parts = (("bytes, header and text", _bytes_and_text), ("header v1", _header_v1),
+                 ("tensor entries", _entries), ("sections", _sections))
+    else:
+        parts = (("bytes, header and text", _bytes_and_text), ("header v2", header_v2),
+                 ("tensor entries", entries_v2), ("sections", sections_v2))
+    for part, cases in (*parts, ("meta", _meta), ("architecture", _architecture)):
+        yield from cases(Forger(src, part))
 
 
-def _bytes_and_text(forge: _Forger) -> Iterator[Case]:
-    doc, sections = forge.src.doc, forge.src.sections
+def deflated(text: bytes, version: int) -> bytes:
+    """``text`` stored as a manifest of ``version``: zlib, or raw DEFLATE with the dictionary."""
+    if version == 1:
+        return zlib.compress(text)
+    packer = zlib.compressobj(6, zlib.DEFLATED, -15, zdict=layout.DICTIONARY)
+    return packer.compress(text) + packer.flush()
+
+
+def _bytes_and_text(forge: Forger) -> Iterator[Case]:
+    doc, sections, version = forge.src.doc, forge.src.sections, forge.src.version
     text = json.dumps(doc).encode()
-    packed = zlib.compress(text)
+    packed = deflated(text, version)
     yield forge.case("one byte after the last section", "error", tail=b"\x00")
     extra = b"\x00" * 4
     yield forge.case("an extra section after the last", "error",
                      tail=extra + struct.pack("<I", zlib.crc32(extra)))
-    yield _raw(forge, "last byte missing", serialise(doc, sections)[:-1])
-    yield forge.case("junk after the manifest's zlib stream", "error", manifest=packed + b"junk")
-    yield forge.case("the zlib stream cut short", "error", manifest=packed[:-4])
-    yield forge.case("the manifest stored without zlib", "error", manifest=text)
+    yield _raw(forge, "last byte missing", serialise(doc, sections, version=version)[:-1])
+    yield forge.case("junk after the manifest's stream", "error", manifest=packed + b"junk")
+    yield forge.case("the manifest's stream cut short", "error", manifest=packed[:-4])
+    yield forge.case("the manifest stored without compression", "error", manifest=text)
+    other = deflated(text, 3 - version)
+    yield forge.case("the manifest compressed as the other version does", "error",
+                     manifest=other)
     yield forge.case("the manifest not UTF-8", "error", text=b"\xff" + text)
     yield forge.case("the manifest not JSON", "error", text=b"[1, 2")
     yield forge.case("a key repeated", "error", text=b'{"t": [], ' + text[1:])
@@ -126,19 +152,23 @@ def _bytes_and_text(forge: _Forger) -> Iterator[Case]:
     for what, value in (("arrays nested 100,000 deep", b"[" * 100_000 + b"]" * 100_000),
                         ("a 5,000-digit integer", b"1" + b"0" * 5000)):
         yield forge.case(f"meta.zz: {what}", "error", text=in_meta.replace(b'"HERE"', value))
-    head = serialise(doc, sections)
+
+
+def _header_v1(forge: Forger) -> Iterator[Case]:
+    head = serialise(forge.src.doc, forge.src.sections, version=1)
     for what, offset, value in (("magic", 0, b"PK\x03\x04"), ("version 2", 4, b"\x02"),
+                                ("version 3", 4, b"\x03"),
                                 ("manifest length 2**32 - 1", 5, b"\xff" * 4),
                                 ("manifest CRC", 9, b"\x00" * 4)):
         yield _raw(forge, f"header: {what}", head[:offset] + value + head[offset + len(value):])
     yield _raw(forge, "a section's CRC", head[:-4] + bytes(4))
 
 
-def _raw(forge: _Forger, what: str, blob: bytes) -> Case:
+def _raw(forge: Forger, what: str, blob: bytes) -> Case:
     return Case(forge.src.name, forge.part, what, blob, "error")
 
 
-def _meta(forge: _Forger) -> Iterator[Case]:
+def _meta(forge: Forger) -> Iterator[Case]:
     doc = forge.src.doc
     norm = doc["meta"]["normalization"]
     yield forge.case("meta removed", "equal", removed(doc, ("meta",)))
@@ -169,7 +199,7 @@ def _layer_path(doc: dict[str, Any], kind: str) -> tuple[str | int, ...]:
     return ("arch", "layers", i, "config")
 
 
-def _architecture(forge: _Forger) -> Iterator[Case]:
+def _architecture(forge: Forger) -> Iterator[Case]:
     doc = forge.src.doc
     layers = doc["arch"]["layers"]
     relus = [{"type": "ReLU", "config": {"name": f"extra{i}"}} for i in range(MAX_LAYERS)]
@@ -209,7 +239,7 @@ def _architecture(forge: _Forger) -> Iterator[Case]:
                          replaced(doc, (*pool, "stride"), value))
 
 
-def _entries(forge: _Forger) -> Iterator[Case]:
+def _entries(forge: Forger) -> Iterator[Case]:
     doc, sections = forge.src.doc, forge.src.sections
     entries = doc["t"]
     yield forge.case("t[0] and t[1] swapped", "error",
@@ -253,7 +283,7 @@ def _widened(obj: dict[str, Any], key: str, delta: int) -> str:
     return "any" if wider else "error"
 
 
-def _sections(forge: _Forger) -> Iterator[Case]:
+def _sections(forge: Forger) -> Iterator[Case]:
     entries, sections = forge.src.doc["t"], forge.src.sections
     i = next(i for i, e in enumerate(entries) if e.get("c", 0) > 1)
     book, c = sections[i], entries[i]["c"]

@@ -19,15 +19,16 @@ from tinycompress.nn.dense import Dense, Flatten
 from tinycompress.nn.model import Sequential
 
 
-def _hand_made() -> bytes:
-    """fc/W (8 x 4): 8 kept weights, one in four, alternately 0.5 and -1; stored with 4-bit gaps."""
+def _hand_made(version: int = 1) -> bytes:
+    """fc/W (8 x 4): 8 kept weights, one in four, alternately 0.5 and -1; stored with 4-bit gaps
+    (in version 1; version 2 codes it arithmetically)."""
     rng = np.random.default_rng(0)
     model = Sequential([Conv2D(1, 2, 3, name="conv", rng=rng), BatchNorm2D(2, name="bn"),
                         Flatten(name="flat"), Dense(8, 4, name="fc", rng=rng)], (1, 4, 4), "hand")
     w = np.zeros((8, 4), np.float32)
     w.flat[np.arange(0, 32, 4)] = [0.5, -1.0] * 4
     model.layer("fc").params["W"] = w
-    return tcz.to_bytes(model, index_bits=4)
+    return tcz.to_bytes(model, index_bits=4, version=version)
 
 
 def test_tensor_row_by_hand() -> None:
@@ -45,38 +46,62 @@ def test_tensor_row_by_hand() -> None:
     assert row["rate_pq"] == (8 * (1 + 4) + 32 * 2) / (32 * 32)
     assert row["rate_pqh_formula"] == (8 * 1 + 8 * 1 + 32 * 2) / (32 * 32)
     assert row["rate_pqh"] == 8 * 11 / (32 * 32)
+    assert (row["coder"], row["bits_per_kept"]) == ("huffman", 8 * 11 / 8)
 
 
-def test_inspect_bytes_accounts_for_every_byte() -> None:
-    blob = _hand_made()
+def test_arithmetic_coded_row_shares_out_its_stream() -> None:
+    records = tcz.read_records(_hand_made(version=2))[2]
+    rec = next(r for r in records if r.name == "fc/W")
+    row = accounting.tensor_row(rec)
+    assert (rec.desc["k"], row["coder"], row["layout"]) == ("a", "arith", "sparse")
+    assert (row["entries"], row["fillers"], row["codebook"], row["table_bits"]) == (8, 0, 2, 0)
+    # P+Q: the best relative-index form, 1-bit values; distances 1 and 4 fit 2 bits
+    assert (row["weight_bits"], row["index_bits"]) == (1, 2)
+    assert row["rate_pq"] == (8 * (1 + 2) + 32 * 2) / (32 * 32)
+    stream_bits = 8 * (len(rec.section) - 4 * 2)  # the section is the codebook, then the stream
+    coded = 8 * (row["weight_bits_huffman"] + row["index_bits_huffman"])
+    assert coded == pytest.approx(stream_bits)
+    assert row["bits_per_kept"] == 8 * len(rec.section) / 8
+    small = next(r for r in records if r.name == "fc/b")
+    assert accounting.tensor_row(small)["coder"] == "raw"
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_inspect_bytes_accounts_for_every_byte(version: int) -> None:
+    blob = _hand_made(version)
     report = accounting.inspect_bytes(blob)
-    sections = {t["name"]: t["bytes"] + 4 for t in report["tensors"]}  # each with its CRC-32
+    crc = 4 if version == 1 else 0  # version 1 follows each section with its CRC-32
+    sections = {t["name"]: t["bytes"] + crc for t in report["tensors"]}
     layers = {r["name"]: r for r in report["layers"]}
     assert list(layers) == ["conv", "bn", "fc"]  # the layers with parameters or buffers
     assert layers["bn"]["bytes"] == sum(v for k, v in sections.items() if k.startswith("bn/"))
-    assert layers["fc"]["other_bytes"] == sections["fc/b"] - 4
+    assert layers["fc"]["other_bytes"] == sections["fc/b"] - crc
     assert "weights" not in layers["bn"] and layers["fc"]["weights"] == 32
     assert report["section_bytes"] == sum(sections.values())
     assert report["header_and_manifest_bytes"] + report["section_bytes"] == len(blob)
-    assert report["file_bytes"] == len(blob) and report["format_version"] == tcz.VERSION
+    assert report["file_bytes"] == len(blob) and report["format_version"] == version
     # float32 parameters: conv W and b, bn gamma and beta (its running statistics are
     # buffers), fc W and b
     assert report["dense_bytes"] == 4 * (2 * 9 + 2 + 2 * 2 + 8 * 4 + 4)
     assert report["ratio"] == report["dense_bytes"] / len(blob)
 
 
-def test_format_inspect_one_line_per_layer() -> None:
+def test_format_inspect_one_line_per_layer_then_one_per_tensor() -> None:
     report = accounting.inspect_bytes(_hand_made())
     lines = accounting.format_inspect(report).splitlines()
     rows = {line.split()[0]: line.split() for line in lines[2:5]}
     fc = next(r for r in report["layers"] if r["name"] == "fc")
-    assert rows["fc"] == ["fc", "32", "25.0%", "sparse", "1", "1.00", "4", "1.00",
-                          str(fc["bytes"]), f"{fc['rate_pq']:.2%}",
+    assert rows["fc"] == ["fc", "32", "25.0%", "sparse", "huffman", "1", "1.00", "4", "1.00",
+                          "11.00", str(fc["bytes"]), f"{fc['rate_pq']:.2%}",
                           f"{fc['rate_pqh_formula']:.2%}", f"{fc['rate_pqh']:.2%}"]
     assert rows["bn"] == ["bn", str(report["layers"][1]["bytes"])]  # no weights: bytes only
-    assert lines[6] == (f"file_bytes {report['file_bytes']:,} (header + manifest "
-                        f"{report['header_and_manifest_bytes']:,}), dense_bytes "
-                        f"{report['dense_bytes']:,}, ratio {report['ratio']:.1f}x")
+    tensors = {line.split()[0]: line.split() for line in lines[7:7 + len(report["tensors"])]}
+    assert tensors["fc/W"] == ["fc/W", "8x4", "huffman", "11", "11.00"]
+    assert tensors["conv/b"][:3] == ["conv/b", "2", "raw"]
+    assert tensors["bn/gamma"][2] == "fixed"  # all ones: a one-value codebook, 0-bit indices
+    assert lines[-2] == (f"file_bytes {report['file_bytes']:,} (format version 1, header + "
+                         f"manifest {report['header_and_manifest_bytes']:,}), dense_bytes "
+                         f"{report['dense_bytes']:,}, ratio {report['ratio']:.1f}x")
 
 
 @pytest.mark.task_magnitude_prune
@@ -91,11 +116,11 @@ def test_lenet5_inspect(tmp_path: Path, pruned_quantised: Callable[..., Sequenti
         report["file_bytes"])
     fc1 = next(r for r in report["layers"] if r["name"] == "fc1")
     assert fc1["kept_fraction"] == pytest.approx(0.1, abs=0.01)
-    assert fc1["layout"] == "sparse"
-    # 16 centroids, plus the zero value if the chosen gap width needed filler entries
-    assert fc1["codebook"] == 16 + (fc1["fillers"] > 0)
-    assert fc1["weight_bits"] == (fc1["codebook"] - 1).bit_length()
-    assert fc1["rate_pqh"] < fc1["rate_pq"]  # Huffman coding saves something
+    assert (fc1["layout"], fc1["coder"]) == ("sparse", "arith")
+    assert fc1["codebook"] == 16 and fc1["fillers"] == 0  # arithmetic coding needs no fillers
+    assert fc1["weight_bits"] == 4
+    assert fc1["rate_pqh"] < fc1["rate_pq"]  # entropy coding saves something
+    assert fc1["bits_per_kept"] < 4 + 5  # below 4-bit indices and 5-bit gaps
 
 
 # --- command line -------------------------------------------------------------------------------

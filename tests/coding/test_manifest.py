@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tinycompress.coding import manifest, sections
+from tinycompress.coding import manifest, sections, small_tensors
 from tinycompress.errors import FormatError
 from tinycompress.nn.architecture import MAX_LAYERS
 
@@ -95,3 +95,43 @@ def test_parse_checks_the_document_before_the_entries() -> None:
                          r"manifest.t .*4,097 items; expected a list of 0..4096 items")):
         with pytest.raises(FormatError, match=match):
             manifest.parse(text)
+
+
+@pytest.mark.parametrize("small", ["fp16", "int8"])
+def test_every_version_2_entry_the_encoder_writes_passes(small: str) -> None:
+    for arr in _tensors():
+        forms = [sections.encode_tensor(arr, arith=True), small_tensors.encode_small(arr, small)]
+        for desc, data in (f for f in forms if f is not None):
+            entry = manifest.check_entry({**desc, "z": len(data)}, "t[0]", version=2)
+            assert manifest.section_bytes(entry, arr.size) == len(data)
+            assert manifest.check_sizes([entry], {"fc/W": arr}) == [len(data)]
+    with pytest.raises(FormatError, match=r"t\[0\].k is 'a'; expected one of 'r', 'd', 's'"):
+        manifest.check_entry({"k": "a", "n": 1, "c": 1, "z": 9}, "t[0]")  # not in version 1
+
+
+@pytest.mark.parametrize("entry, match", [
+    ({"k": "a", "n": 3, "c": 4, "z": 20}, r"t\[0\].c is 4, more codebook values than the 3"),
+    ({"k": "a", "n": 3, "c": 2, "z": 20, "o": 1}, "unknown key 'o'"),
+    ({"k": "a", "n": 3, "z": 20}, "lacks the key 'c'"),
+    ({"k": "h", "z": 20, "n": 10}, "unknown key 'n'"),
+    ({"k": "q", "e": -150, "v": {"f": 8}, "z": 10}, r"t\[0\].e is -150; expected an integer in "
+                                                     r"-149..121"),
+    ({"k": "q", "e": 0, "v": {"f": 7}, "z": 10}, r"t\[0\].v.f is 7; expected an integer in 8..8"),
+    ({"k": "q", "e": 0, "z": 10}, "lacks the key 'v'"),
+])
+def test_version_2_entries_refused_field_by_field(entry: dict[str, Any], match: str) -> None:
+    with pytest.raises(FormatError, match=match):
+        manifest.check_entry(entry, "t[0]", version=2)
+
+
+def test_version_2_sizes_follow_the_tensor() -> None:
+    ten = {"fc/b": np.zeros(10, np.float32)}
+    assert manifest.check_sizes([{"k": "h", "z": 20}], ten) == [20]
+    assert manifest.check_sizes([{"k": "q", "e": 0, "v": {"f": 8}, "z": 10}], ten) == [10]
+    for entry, match in (({"k": "h", "z": 40}, "imply a section of 20 bytes"),
+                         ({"k": "a", "n": 4, "c": 2, "z": 7}, "imply a section of 8 bytes"),
+                         ({"k": "a", "n": 4, "c": 0, "z": 15}, "imply a section of 16 bytes"),
+                         ({"k": "a", "n": 11, "c": 2, "z": 90}, r"n \(the tensor 'fc/b'\) is 11")):
+        with pytest.raises(FormatError, match=match):
+            manifest.check_sizes([entry], ten)
+    assert manifest.check_sizes([{"k": "a", "n": 4, "c": 2, "z": 99}], ten) == [99]

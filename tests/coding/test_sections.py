@@ -33,7 +33,7 @@ def test_streams_fixed_or_huffman() -> None:
     skewed = np.minimum(rng.geometric(0.5, size=1000) - 1, 31)
     desc, data = sections.encode_stream(skewed, 32)
     assert "h" in desc and len(data) < 1000 * 5 // 8
-    back = sections.decode_stream(sections._Cursor(data), desc, 1000, 32)
+    back = sections.decode_stream(sections.Cursor(data), desc, 1000, 32)
     assert np.array_equal(back, skewed)
 
 
@@ -64,3 +64,19 @@ def test_storable_converts_byte_order_and_refuses_the_rest() -> None:
             sections.storable("fc/W", bad)
     with pytest.raises(FormatError, match="'fc/W' holds 2 NaN or infinite values"):
         sections.storable("fc/W", np.float32([np.nan, np.inf, 1.0]))
+
+
+def test_version_2_adds_the_arithmetic_coded_form_when_it_is_smaller() -> None:
+    rng = np.random.default_rng(1)
+    book = np.float32([-0.5, -0.1, 0.2, 0.7])
+    sparse = np.where(rng.random((100, 60)) < 0.05, rng.choice(book, (100, 60)), 0)
+    sparse = sparse.astype(np.float32)
+    v1, v2 = sections.encode_tensor(sparse), sections.encode_tensor(sparse, arith=True)
+    assert v1[0]["k"] == "s" and v2[0]["k"] == "a" and len(v2[1]) < len(v1[1])
+    back = sections.decode_tensor(v2[1], v2[0], sparse.size, sparse.dtype, "t", sparse.shape)
+    assert np.array_equal(back.view(np.uint32), sparse.reshape(-1).view(np.uint32))
+    dense = rng.normal(size=500).astype(np.float32)  # nothing to gain: still raw
+    assert sections.encode_tensor(dense, arith=True)[0]["k"] == "r"
+    with pytest.raises(FormatError, match="^t: "):
+        sections.decode_tensor(v2[1][:-1] + b"\x00", v2[0], sparse.size, sparse.dtype, "t",
+                               sparse.shape)

@@ -1,7 +1,8 @@
 """Tests for tinycompress.coding.tcz: the .tcz file round trip and its defences.
 
-The forged files of every field are in test_forged.py; here are the shipped files, the
-writer's refusals, the reader's limits and naming, and corruptions drawn by Hypothesis."""
+The forged files of every field are in test_forged.py; here are the version 1 fixtures (the
+files shipped before version 2), small tensors in fewer bits, the writer's refusals, the
+reader's limits and naming, and corruptions drawn by Hypothesis."""
 
 from __future__ import annotations
 
@@ -16,16 +17,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tinycompress import zoo
-from tinycompress.coding import accounting, bitio, tcz
+from tinycompress.coding import accounting, bitio, small_tensors, tcz
 from tinycompress.errors import FormatError, UsageError
 from tinycompress.nn.architecture import state_arrays
-from tinycompress.nn.data import data_dir
 from tinycompress.nn.dense import Dense
 from tinycompress.nn.model import Sequential
 from tinycompress.pruning import magnitude
 from tinycompress.quantization import trained
 
-from .forge import serialise as _rebuild
+from .forge import fixture, serialise
 from .forge import split as _split
 
 SameBits = Callable[[Sequential, Sequential], bool]
@@ -35,7 +35,20 @@ SHIPPED_DIGESTS = {
     "lenet5": "0f02a65ea4b6fd94965e5a60577d6652548a0db7046decc5e91b6091c7b6acbb",
 }
 """SHA-256 of every tensor's name, shape, dtype and bytes as the reader of the first commit
-decoded the shipped files (before the manifest schema)."""
+decoded the shipped files (before the manifest schema); the files of version 1 are kept as
+fixtures in ``data/fixtures/v1``."""
+
+
+def _rebuild(doc: object, sections: list[bytes], **parts: object) -> bytes:
+    """A version 2 file of ``doc`` and ``sections`` with its checksum recomputed."""
+    return serialise(doc, sections, version=2, **parts)
+
+
+def _digest(model: Sequential) -> str:
+    h = hashlib.sha256()
+    for key, a in state_arrays(model).items():
+        h.update(key.encode() + str(a.shape).encode() + str(a.dtype).encode() + a.tobytes())
+    return h.hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +75,7 @@ def test_lenet_300_100_round_trip_is_bit_exact(stage: str, same_bits: SameBits) 
     x = np.random.default_rng(0).normal(size=(4, 1, 28, 28)).astype(np.float32)
     assert np.array_equal(model.forward(x), decoded.forward(x))
     kinds = {r.name: r.desc["k"] for r in records}
-    assert kinds["fc1/W"] == {"dense": "r", "pruned": "s", "pruned+quantised": "s"}[stage]
+    assert kinds["fc1/W"] == {"dense": "r", "pruned": "a", "pruned+quantised": "a"}[stage]
     if stage == "pruned+quantised":  # the 32x target's neighbourhood even at 8% kept
         assert 4 * model.num_params() / len(blob) > 25
 
@@ -94,14 +107,39 @@ def test_assemble_writes_the_documented_layout(small_tcz: bytes) -> None:
     assert tcz.read_records(_rebuild(doc, sections))[2][0].section == sections[0]
 
 
-def test_shipped_files_decode_exactly_as_before() -> None:
+def test_version_1_files_decode_exactly_as_before() -> None:
     for name, digest in SHIPPED_DIGESTS.items():
-        model, meta = tcz.load(data_dir() / "compressed" / f"{name}.tcz")
-        h = hashlib.sha256()
-        for key, a in state_arrays(model).items():
-            h.update(key.encode() + str(a.shape).encode() + str(a.dtype).encode() + a.tobytes())
-        assert h.hexdigest() == digest
+        blob = fixture(name)
+        assert blob[4] == 1
+        model, meta = tcz.from_bytes(blob)
+        assert _digest(model) == digest
         assert set(meta) == {"normalization", "source", "pipeline"}
+        again = tcz.to_bytes(model, meta=meta)  # version 2: the same weights, fewer bytes
+        assert again[4] == 2 and len(again) < 0.95 * len(blob)
+        assert _digest(tcz.from_bytes(again)[0]) == digest
+        assert tcz.to_bytes(model, meta=meta, version=1) == blob  # the version 1 writer too
+
+
+def test_every_section_is_at_most_its_version_1_size(small_tcz: bytes) -> None:
+    model = tcz.from_bytes(small_tcz)[0]
+    v1, v2 = (tcz.read_records(tcz.to_bytes(model, 3, version=v))[2] for v in (1, 2))
+    assert all(len(b.section) <= len(a.section) for a, b in zip(v1, v2, strict=True))
+    assert {r.desc["k"] for r in v2} == {"a", "r"} and {r.desc["k"] for r in v1} == {"s", "r"}
+
+
+@pytest.mark.parametrize("small", ["fp16", "int8"])
+def test_small_tensors_in_fewer_bits_decode_as_as_stored_says(
+        small: str, small_model: Sequential, same_bits: SameBits, tmp_path: Path) -> None:
+    stored = small_tensors.as_stored(small_model, small)
+    path = tcz.save(small_model, tmp_path / "m.tcz", small=small)
+    decoded, _, records = tcz.read_records(path.read_bytes())
+    assert same_bits(decoded, stored) and not same_bits(decoded, small_model)
+    kinds = {r.name: r.desc["k"] for r in records if r.name.endswith("/b")}
+    assert set(kinds.values()) == {"h" if small == "fp16" else "q"}
+    assert path.stat().st_size < len(tcz.to_bytes(small_model))
+    assert tcz.checked_bytes(stored, small=small) == path.read_bytes()  # idempotent
+    with pytest.raises(UsageError, match="one of fp32, fp16, int8; got 'bf16'"):
+        tcz.to_bytes(small_model, small="bf16")
 
 
 # --- what the writer refuses -------------------------------------------------------------------
@@ -235,7 +273,12 @@ def test_absurd_sizes_rejected_before_allocating(small_tcz: bytes) -> None:
 
 
 def test_invalid_code_lengths_and_short_streams(small_tcz: bytes) -> None:
-    doc, sections = _split(small_tcz)
+    v1 = tcz.to_bytes(tcz.from_bytes(small_tcz)[0], 3, version=1)  # Huffman-coded streams
+
+    def _rebuild(doc: object, sections: list[bytes]) -> bytes:
+        return serialise(doc, sections, version=1)
+
+    doc, sections = _split(v1)
     i = next(i for i, t in enumerate(doc["t"]) if "h" in t.get("v", {}))
     t = doc["t"][i]
     book = 4 * t["c"]
@@ -248,7 +291,7 @@ def test_invalid_code_lengths_and_short_streams(small_tcz: bytes) -> None:
     t["v"]["h"] -= 3  # the bit stream claims to end early
     with pytest.raises(FormatError):
         tcz.read_records(_rebuild(doc, sections))
-    doc, _ = _split(small_tcz)
+    doc, _ = _split(v1)
     doc["t"][i]["k"] = "x"
     with pytest.raises(FormatError, match=rf"manifest.t\[{i}\].k is 'x'; expected one of"):
         tcz.read_records(_rebuild(doc, sections))

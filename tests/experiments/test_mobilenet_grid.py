@@ -1,4 +1,5 @@
-"""The MNIST MobileNet study of chapter 2: one grid point trained, recorded and saved."""
+"""The MNIST MobileNet study of chapter 2: one grid point trained, validated, tested, recorded
+and saved."""
 
 import json
 
@@ -15,11 +16,13 @@ from tinycompress.nn.checkpoint import load_model
 def test_grid_point_is_trained_recorded_and_saved(tmp_path):
     out = tmp_path / "grid.json"
     rows = run_grid([(0.25, 16, False)], out, log=lambda s: None, train_limit=256,
-                    test_limit=200, epochs=1, batch_size=64)
+                    test_limit=200, validation_limit=150, epochs=1, batch_size=64)
     (row,) = rows
     assert 0.0 <= row["accuracy"] <= 1.0 and row["test_n"] == 200 and row["train_n"] == 256
+    assert 0.0 <= row["validation_accuracy"] <= 1.0 and row["validation_n"] == 150
     assert row["multadds"] == mobilenet_mnist(0.25, 16, shape_only=True).multadds()
-    assert json.loads(out.read_text())["rows"] == rows
+    doc = json.loads(out.read_text())
+    assert doc["rows"] == rows and doc["validation"] == {"n": 5000, "seed": 0}
     row = train_point(0.25, 16, train_limit=128, test_limit=100, epochs=1,
                       save=tmp_path / "m.npz")
     model, meta = load_model(tmp_path / "m.npz")

@@ -5,21 +5,31 @@ The labels are the float model's own predictions, so the float model's error is 
 any error is the quantisation's. The tiny model has fewer weights per layer than an 8-bit
 codebook has entries, so 8-bit sharing is exact: a study that does not quantise what it claims
 (or quantises at the wrong width) fails.
+
+The learning-rate choice reads the validation split only: poisoned test labels change the
+reported test errors and nothing else.
 """
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
+from tinycompress.experiments import quant_study
 from tinycompress.experiments.quant_study import (
     ABLATION_LR,
+    LR_GRID,
     ablation,
     baselines,
     bits_by_kind,
+    choose_lr,
     init_sweep,
     quantized_error,
 )
+from tinycompress.nn.checkpoint import save_model
+from tinycompress.nn.data import VALIDATION, Normalization, load_split
 from tinycompress.quantization.uniform import float16_roundtrip
 
 
@@ -120,3 +130,86 @@ def test_baselines_rows(tiny_net, own_labels, recorded) -> None:
         np.testing.assert_array_equal(f16.layer(name).params["W"], float16_roundtrip(W))
         assert len(np.unique(uniform2.layer(name).params["W"])) <= 4
         np.testing.assert_array_equal(uniform2.layer(name).params["b"], b)  # biases stay
+
+
+@pytest.mark.task_centroid_grad
+def test_ablation_curves_are_on_validation_and_the_test_error_is_reported(tiny_net,
+                                                                           tiny_batch) -> None:
+    X, y = tiny_batch(64)
+    X_val, y_val = tiny_batch(40, seed=5)
+    X_test, y_test = tiny_batch(30, seed=6)
+    lr = {"paper": 1e-3, "mean": 0.05, "reassign": 0.05}
+    rows = ablation(tiny_net, X, y, X_val, y_val, bits=2, epochs=1, batch_size=16, lr=lr,
+                    X_test=X_test, y_test=y_test)
+    plain = ablation(tiny_net, X, y, X_val, y_val, bits=2, epochs=1, batch_size=16, lr=lr)
+    assert [r["mode"] for r in rows] == ["none", "paper", "mean", "reassign"]
+    for with_test, without in zip(rows, plain, strict=True):
+        assert "test_error" not in without
+        assert {k: v for k, v in with_test.items() if k != "test_error"} == without
+    (none,) = [r for r in rows if r["mode"] == "none"]
+    assert none["curve"] == [quantized_error(tiny_net, 2, X_val, y_val)]
+    assert none["test_error"] == quantized_error(tiny_net, 2, X_test, y_test)
+
+
+@pytest.mark.task_centroid_grad
+def test_choose_lr_takes_the_lowest_validation_error(tiny_net, tiny_batch, monkeypatch) -> None:
+    X, y = tiny_batch(64)
+    X_val, y_val = tiny_batch(40, seed=5)
+    grid = {"paper": (1e-4, 1e-2), "reassign": (0.0, 0.05, 0.5)}
+    chosen, rows = choose_lr(tiny_net, X, y, X_val, y_val, bits=2, grid=grid, batch_size=16)
+    assert [(r["mode"], r["lr"]) for r in rows] == [
+        ("paper", 1e-4), ("paper", 1e-2), ("reassign", 0.0), ("reassign", 0.05),
+        ("reassign", 0.5)]
+    for mode, rates in grid.items():
+        errors = [r["validation_error"] for r in rows if r["mode"] == mode]
+        assert chosen[mode] == rates[errors.index(min(errors))]  # the first of the lowest
+        expected = ablation(tiny_net, X, y, X_val, y_val, bits=2, epochs=1, batch_size=16,
+                            modes=[mode], lr={mode: chosen[mode]})[0]["error"]
+        assert min(errors) == expected
+    nan = float("nan")
+    errors = iter([0.25, nan, 0.25, 0.5, nan, 0.5])  # a tie goes first, NaN never wins
+    monkeypatch.setattr(quant_study, "_error", lambda *a: next(errors))
+    chosen, _ = choose_lr(tiny_net, X, y, X_val, y_val, bits=2, epochs=0,
+                          grid={"paper": (1.0, 2.0, 3.0, 4.0), "mean": (5.0, 6.0)})
+    assert chosen == {"paper": 1.0, "mean": 6.0}
+    assert all(ABLATION_LR[mode] in LR_GRID[mode] for mode in quant_study.FINETUNE_MODES)
+
+
+@pytest.fixture
+def poisonable(tmp_path, make_dataset, tiny_net, write_idx):
+    """A 6x6 dataset (200 training, 60 test images), the tiny model's checkpoint for it, and
+    ``poison()``, which permutes the test labels in place (seeded)."""
+    folder = make_dataset(tmp_path / "d", n_train=200, n_test=60, size=(6, 6), classes=3)
+    norm = Normalization.fit(load_split("train", folder).images)
+    ckpt = save_model(tiny_net(), tmp_path / "tiny.npz", {"normalization": norm.to_json()})
+
+    def poison() -> None:
+        labels = load_split("test", folder).labels
+        write_idx(folder / "t10k-labels-idx1-ubyte.gz",
+                  np.random.default_rng(0).permutation(labels))
+    return folder, str(ckpt), poison
+
+
+@pytest.mark.task_centroid_grad
+def test_poisoned_test_labels_change_no_choice_of_the_study(poisonable, tmp_path) -> None:
+    folder, ckpt, poison = poisonable
+    grid = {"paper": (1e-4, 1e-2), "mean": (0.01, 0.1), "reassign": (0.01, 0.1)}
+
+    def run() -> dict:
+        return quant_study.run(ckpt, bits=2, epochs=1, folder=folder, grid=grid,
+                               batch_size=32, log=lambda line: None)
+    clean = run()
+    poison()
+    poisoned = run()
+    assert clean["validation"] == VALIDATION.to_json(200) == {"n": 20, "seed": 0}
+    assert poisoned["lr_sweep"] == clean["lr_sweep"]  # rows, errors and chosen rates
+    assert poisoned["float32"]["validation_error"] == clean["float32"]["validation_error"]
+    for a, b in zip(clean["ablation"]["rows"], poisoned["ablation"]["rows"], strict=True):
+        assert a["curve"] == b["curve"] and a["lr"] == clean["lr_sweep"]["chosen"].get(
+            a["mode"], 0.0) == b["lr"]
+    test_errors = [(r["test_error"] for r in doc["ablation"]["rows"])
+                   for doc in (clean, poisoned)]
+    assert [*test_errors[0]] != [*test_errors[1]]  # the test set was read, for the report only
+    out = tmp_path / "q.json"
+    quant_study.write_results(out, poisoned)
+    assert json.loads(out.read_text()) == poisoned

@@ -1,4 +1,5 @@
-"""Activation scales and zero points from calibrated ranges, measured on training images."""
+"""Activation scales and zero points from calibrated ranges, measured on training images (the
+"train" split: never the validation images, never the test set)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pytest
 
 from tinycompress.errors import UsageError
 from tinycompress.inference.calibration import (
+    CALIBRATION_SPLIT,
     QParams,
     activation_ranges,
     calibration_images,
@@ -68,3 +70,19 @@ def test_calibration_images_come_from_the_training_split(tmp_path, make_dataset)
     got = calibration_images(folder, norm, n=6, seed=1)
     assert np.array_equal(got, calibration_subset(X, 6, seed=1))
     assert np.array_equal(calibration_images(folder, norm), X)  # fewer than 5,000: all of them
+
+
+def test_calibration_reads_neither_the_validation_nor_the_test_images(tmp_path, make_dataset):
+    folder = make_dataset(tmp_path / "d", n_train=60, n_test=8)
+    assert CALIBRATION_SPLIT == "train"
+    norm = Normalization.fit(load_split("train", folder).images)
+    got = calibration_images(folder, norm, n=40, seed=2)
+    X_val, _ = load_arrays("validation", folder, norm)
+    X_train, _ = load_arrays("train", folder, norm)
+    assert len(X_val) == 6 and len(got) == 40
+    rows = {x.tobytes() for x in got}
+    assert rows <= {x.tobytes() for x in X_train}
+    assert rows.isdisjoint(x.tobytes() for x in X_val)
+    for test_file in folder.glob("t10k-*"):
+        test_file.unlink()  # without the test files, nothing changes
+    assert np.array_equal(calibration_images(folder, norm, n=40, seed=2), got)

@@ -1,5 +1,5 @@
-"""IDX reading, checksums, clear errors, other folders, normalisation, augmentation; forged
-IDX headers and .gz bombs refused before their payload is read."""
+"""IDX reading, checksums, clear errors, other folders, the validation split, normalisation,
+augmentation; forged IDX headers and .gz bombs refused before their payload is read."""
 
 import gzip
 import shutil
@@ -22,8 +22,9 @@ def test_shipped_mnist_loads_and_verifies():
 def test_other_folder_any_size_and_classes(tmp_path, compress, make_dataset):
     folder = make_dataset(tmp_path / "other", compress=compress)
     split = data.load_split("train", folder)
-    assert split.images.shape == (12, 6, 7) and split.num_classes == 3
+    assert split.images.shape == (11, 6, 7) and split.num_classes == 3  # 1 of 12 held out
     assert len(split.sha256) == 2  # reported, not enforced
+    assert data.load_split("validation", folder).images.shape == (1, 6, 7)
     X, y = data.load_arrays("test", folder)
     assert X.shape == (5, 1, 6, 7) and X.dtype == np.float32
 
@@ -145,7 +146,7 @@ def test_split_arrays_of_the_wrong_kind_are_refused(tmp_path, make_dataset, kind
 
 
 def test_an_unknown_split_is_a_usage_error():
-    with pytest.raises(UsageError, match="'train' or 'test', got 'valid'"):
+    with pytest.raises(UsageError, match=r"\['test', 'train', 'validation'\], got 'valid'"):
         data.load_split("valid")
 
 
@@ -180,3 +181,60 @@ def test_normalization_of_reads_the_record_or_fits_when_there_is_none(make_datas
     fitted = data.Normalization.fit(data.load_split("train", folder).images)
     assert data.normalization_of({"normalization": None}, folder) == fitted
     assert data.normalization_of({}, folder) == fitted
+
+
+def test_the_shipped_training_file_splits_into_55000_and_5000():
+    train, val = data.load_split("train"), data.load_split("validation")
+    assert len(train.labels) == 55_000 and len(val.labels) == 5_000
+    assert data.VALIDATION.to_json(60_000) == {"n": 5000, "seed": 0}
+    assert train.sha256 == val.sha256  # the same file
+    assert set(np.unique(val.labels)) == set(range(10))  # a random part: every class
+
+
+@pytest.mark.parametrize("total,size", [(60_000, 5000), (50_001, 5000), (12, 1), (9, 0), (0, 0)])
+def test_holdout_sizes_are_n_or_a_tenth(total, size):
+    assert data.Holdout(5000, 0).size(total) == size
+    train, val = data.Holdout(5000, 0).indices(total)
+    assert len(val) == size and len(train) == total - size
+    assert data.Holdout(5000, 3).to_json(total) == {"n": size, "seed": 3}
+    assert data.Holdout(0, 0).size(total) == 0
+
+
+def test_holdout_indices_are_disjoint_sorted_complete_and_seeded():
+    h = data.Holdout(n=30, seed=7)
+    train, val = h.indices(1000)
+    assert len(val) == 30 and np.intersect1d(train, val).size == 0
+    assert np.array_equal(np.sort(np.concatenate([train, val])), np.arange(1000))
+    assert np.all(np.diff(train) > 0) and np.all(np.diff(val) > 0)
+    again = data.Holdout(n=30, seed=7).indices(1000)
+    assert np.array_equal(again[0], train) and np.array_equal(again[1], val)
+    assert not np.array_equal(data.Holdout(n=30, seed=8).indices(1000)[1], val)
+    assert not np.array_equal(val, np.arange(30))  # a random part, not the first images
+
+
+def test_train_and_validation_together_are_the_training_file(tmp_path, make_dataset):
+    folder = make_dataset(tmp_path / "d", n_train=50, compress=False)
+    train, val = data.load_split("train", folder), data.load_split("validation", folder)
+    whole = data.parse_idx((folder / "train-images-idx3-ubyte").read_bytes())
+    labels = data.parse_idx((folder / "train-labels-idx1-ubyte").read_bytes())
+    i_train, i_val = data.VALIDATION.indices(50)
+    assert len(val.labels) == 5 and len(train.labels) == 45
+    np.testing.assert_array_equal(train.images, whole[i_train])
+    np.testing.assert_array_equal(val.images, whole[i_val])
+    np.testing.assert_array_equal(train.labels, labels[i_train])
+    np.testing.assert_array_equal(val.labels, labels[i_val])
+    other = data.load_split("validation", folder, data.Holdout(n=2, seed=1))
+    np.testing.assert_array_equal(other.images, whole[data.Holdout(n=2, seed=1).indices(50)[1]])
+    X, _ = data.load_arrays("validation", folder)  # normalised by "train"'s statistics alone
+    norm = data.Normalization.fit(whole[i_train])
+    assert norm != data.Normalization.fit(whole)
+    np.testing.assert_allclose(X, norm(whole[i_val]))
+
+
+def test_a_training_file_too_small_for_a_validation_split_is_refused(tmp_path, make_dataset):
+    folder = make_dataset(tmp_path / "d", n_train=9)
+    with pytest.raises(DataError, match="9 training images leave no validation split; it "
+                                        "needs at least 10"):
+        data.load_split("validation", folder)
+    assert len(data.load_split("train", folder).labels) == 9  # nothing held out
+    assert len(data.load_split("validation", make_dataset(tmp_path / "e", n_train=10)).labels) == 1

@@ -1,4 +1,7 @@
-"""Iterative pruning: schedules, prune-and-retrain rounds, sensitivity, recipes, shipped results."""
+"""Iterative pruning: schedules, prune-and-retrain rounds, sensitivity, recipes, shipped results.
+
+Every choice (the per-round errors, the stopping bound, the sensitivity curves) reads the arrays
+passed as ``X_val, y_val`` -- the validation split -- and nothing else."""
 
 import numpy as np
 import pytest
@@ -80,6 +83,58 @@ def test_run_recipe_stops_at_the_error_bound(tiny_mlp, blobs):
     assert len(results) < 3  # 99.9% sparsity cannot keep the training error
     base = results[-1].kept if results else 1.0
     assert magnitude.kept_fraction(model) == pytest.approx(base)
+
+
+def trained_split(tiny_mlp, blobs):
+    """A trained tiny MLP, its training images ``(X, y)`` and held-out ``(X_val, y_val)``: a
+    quarter of ``y_val`` moved to the next class, so no error on them equals one on ``(X, y)``."""
+    X, y = blobs(200)
+    model = tiny_mlp()
+    fit(model, X[:120], y[:120], epochs=5, batch_size=16, optimizer=SGD(model, lr=0.05),
+        progress=False)
+    y_val = (y[120:] + (np.arange(80) % 4 == 0)) % 3
+    return model, X[:120], y[:120], X[120:], y_val
+
+
+@pytest.mark.task_magnitude_prune
+def test_round_errors_are_measured_on_the_validation_arrays(tiny_mlp, blobs):
+    model, X, y, X_val, y_val = trained_split(tiny_mlp, blobs)
+    cfg = train.Recipe(epochs=1, batch_size=16, lr=0.01)
+    seen = []
+    (r,) = iterative.iterative_prune(model, X, y, [{"fc1": 0.5}], cfg, X_val=X_val,
+                                     y_val=y_val, progress=False, on_round=seen.append)
+    assert seen == [r]
+    assert r.error == evaluate(model, X_val, y_val)["error"]
+    assert r.error != evaluate(model, X, y)["error"]  # not the training images
+    (blind,) = iterative.iterative_prune(tiny_mlp(), X, y, [{"fc1": 0.999}], cfg,
+                                         max_error_increase=0.0, progress=False)
+    assert np.isnan(blind.error) and np.isnan(blind.error_pruned)  # nothing to judge: kept
+
+
+@pytest.mark.task_magnitude_prune
+def test_the_stopping_rule_follows_the_validation_labels_only(tiny_mlp, blobs):
+    model, X, y, X_val, _ = trained_split(tiny_mlp, blobs)
+    cfg = train.Recipe(epochs=1, batch_size=16, lr=0.01)
+    own = model.predict(X_val)  # error 0: any changed prediction breaks a bound of 0
+    other = (own + 1) % 3  # error 1: it cannot rise
+    state = iterative.snapshot(model)
+    rounds = {}
+    for name, y_val in (("own", own), ("other", other)):
+        iterative.restore(model, state)
+        rounds[name] = iterative.iterative_prune(model, X, y, [{"fc1": 0.999, "fc2": 0.999}],
+                                                 cfg, X_val=X_val, y_val=y_val,
+                                                 max_error_increase=0.0, progress=False)
+    assert rounds["own"] == [] and len(rounds["other"]) == 1  # same training, other verdicts
+    assert magnitude.kept_fraction(model) < 0.01  # the pruned model stayed
+
+
+@pytest.mark.task_magnitude_prune
+def test_sensitivity_names_and_reads_the_validation_split(tiny_mlp, blobs):
+    model, X, y, X_val, y_val = trained_split(tiny_mlp, blobs)
+    curves = iterative.sensitivity(model, X_val=X_val, y_val=y_val, sparsities=[0.0, 0.9])
+    assert curves["fc1"][0] == evaluate(model, X_val, y_val)["accuracy"]
+    assert curves["fc1"][0] != evaluate(model, X, y)["accuracy"]
+    assert curves == iterative.sensitivity(model, X_val, y_val, [0.0, 0.9])  # positionally too
 
 
 SHIPPED = {  # zoo name: (max weights kept, max test error), Han et al. 2015, Table 1

@@ -135,6 +135,60 @@ def test_fewer_distinct_values_than_clusters_is_exact() -> None:
     res = kmeans_1d(w, 8, init="linear")
     assert res.inertia == 0.0
     np.testing.assert_array_equal(res.centroids[res.labels], w)
+    assert res.n_unused == 5  # no split can lower a zero objective: the codes stay unused
+
+
+def test_an_empty_cluster_takes_the_best_split() -> None:
+    """The centroid at 100 wins nothing; splitting the wide group {8, 9, 11, 12} lowers the
+    objective by 2*2/4 * 3^2 = 9 per copy, splitting the tight group at 0 by almost nothing.
+    (The first version moved it onto the worst-served weight, 8: centroids 0, 8, 10.67.)"""
+    rng = np.random.default_rng(0)
+    tight = rng.normal(0.0, 1e-3, 100)
+    w = np.concatenate([tight, np.repeat([8.0, 9.0, 11.0, 12.0], 5)])
+    one = kmeans_1d(w, 3, init=np.array([0.0, 10.0, 100.0]), max_iter=1)
+    assert one.n_relocated == 1
+    np.testing.assert_allclose(one.centroids, [tight.mean(), 8.5, 11.5], rtol=0, atol=1e-12)
+    full = kmeans_1d(w, 3, init=np.array([0.0, 10.0, 100.0]))
+    assert full.converged and full.n_unused == 0
+    np.testing.assert_allclose(full.centroids, one.centroids, rtol=0, atol=1e-12)
+
+
+def test_a_stolen_cluster_does_not_stay_empty() -> None:
+    """Linear init on 6 distinct values for k = 6: three centroids start empty. Moved onto the
+    worst-served weights one by one (the first version), they took every weight of the cluster
+    whose mean is 0.1, which then won nothing: two of six codes unused after one iteration.
+    Splitting clusters instead gives each distinct value its own code at once."""
+    w = np.array([-0.6, -0.6, 0.5, -1.3, 6.9, -0.3, -1.1])
+    res = kmeans_1d(w, 6, init="linear", max_iter=1)
+    assert res.n_relocated == 3 and res.n_unused == 0
+    assert np.all(np.bincount(res.labels, minlength=6) > 0)
+    np.testing.assert_allclose(res.centroids, np.unique(w), rtol=0, atol=1e-15)
+    assert res.inertia == pytest.approx(0.0, abs=1e-24)
+
+
+def test_inertia_never_increases_over_iterations() -> None:
+    """Lloyd with relocation is monotone: the result after t + 1 iterations is never worse than
+    after t, from the first iteration on (heavy tails + linear init: several splits)."""
+    w = _weights(20_000, seed=10).astype(np.float64)
+    c0 = init_centroids(w, 32, "linear")
+    previous = float(np.sum((w - c0[assign_sorted(w, c0)]) ** 2))
+    relocated = 0
+    for t in range(1, 41):
+        res = kmeans_1d(w, 32, init=c0, max_iter=t)
+        assert res.inertia <= previous * (1 + 1e-12)
+        assert res.n_unused == 0
+        previous, relocated = res.inertia, res.n_relocated
+    assert relocated > 5
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_relocation_does_not_depend_on_the_order_of_the_weights(seed: int) -> None:
+    w = _weights(3000, seed=seed).astype(np.float64)
+    perm = np.random.default_rng(seed + 100).permutation(w.size)
+    a, b = kmeans_1d(w, 16, init="linear"), kmeans_1d(w[perm], 16, init="linear")
+    assert a.n_relocated > 0
+    np.testing.assert_array_equal(a.centroids, b.centroids)
+    np.testing.assert_array_equal(a.labels[perm], b.labels)
 
 
 def test_labels_keep_the_input_shape() -> None:

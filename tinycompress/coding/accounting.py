@@ -2,10 +2,11 @@
 
 Han, Mao & Dally, *Deep Compression* (ICLR 2016), Tables 2-3: per layer, the weights kept, the
 bits per weight and per index before Huffman coding (P+Q) and after (P+Q+H), and the
-compression rate. Here every number is read from the file's own bytes, through
-:func:`.tcz.read_records`: :func:`tensor_row` accounts for one tensor's section,
-:func:`inspect_bytes` (or :func:`inspect`, for a path) for every layer and the whole file,
-and :func:`format_inspect` prints the table.
+compression rate; and per tensor the coder the file chose (fixed width, Huffman, arithmetic,
+or fp16 / int8 for a small tensor) and its bits per kept weight. Here every number is read
+from the file's own bytes, through :func:`.tcz.read_records`: :func:`tensor_row` accounts for
+one tensor's section, :func:`inspect_bytes` (or :func:`inspect`, for a path) for every layer
+and the whole file, and :func:`format_inspect` prints the tables.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ import numpy as np
 
 from ..nn.architecture import MAX_PARAMETERS
 from ..nn.model import Sequential
-from .sections import bit_patterns
+from .arith_section import estimated_bits, stream_of
+from .contexts import ContextLayout, peek_flags, scanned
+from .contexts_fast import binarise
+from .relative_index import filler_count
+from .sections import AUTO_INDEX_BITS, bit_patterns
 from .tcz import VERSION, TensorRecord, naming, read_file, read_records
 
 
@@ -28,44 +33,107 @@ def stream_bits(desc: dict[str, Any], n: int) -> tuple[int, int]:
     return desc["h"], desc["a"] * desc["w"]
 
 
+def coder(desc: dict[str, Any]) -> str:
+    """The coder a manifest entry chose: ``raw``, ``fp16``, ``int8``, ``fixed`` (fixed-width
+    fields only), ``huffman`` (a Huffman-coded stream) or ``arith`` (arithmetic coded)."""
+    kind = desc["k"]
+    if kind in ("r", "h", "q", "a"):
+        return {"r": "raw", "h": "fp16", "q": "int8", "a": "arith"}[kind]
+    streams = [desc[k] for k in ("v", "g") if k in desc]
+    return "huffman" if any("h" in st for st in streams) else "fixed"
+
+
+def _best_relative(kept: np.ndarray, width: int) -> tuple[int, int]:
+    """``(b, fillers)`` of the smallest relative-index form of kept positions with ``width``-bit
+    values: the paper's P+Q layout for a tensor stored otherwise."""
+    costs = [((kept.size + filler_count(kept, b)) * (width + b), b) for b in AUTO_INDEX_BITS]
+    b = min(costs)[1]
+    return b, filler_count(kept, b)
+
+
+def _arith_split(rec: TensorRecord) -> tuple[float, float]:
+    """Bits per entry of an ``"a"`` section's stream spent on values and on gaps: the stream's
+    bits shared out as the model's estimate of each part (:func:`.arith_section.
+    estimated_bits`)."""
+    desc, bits = rec.desc, bit_patterns(rec.array)
+    n, c = desc["n"], desc["c"]
+    if not n:
+        return 0.0, 0.0
+    order, neighbours = peek_flags(stream_of(rec.section, desc))
+    flat = scanned(bits.reshape(rec.array.shape), order)
+    kept = np.flatnonzero(flat)
+    lay = ContextLayout(flat.size, max(c - 1, 0).bit_length())
+    indices = None
+    if c:
+        book = np.sort(np.unique(flat[kept]).view(np.float32))
+        indices = np.searchsorted(book, flat[kept].view(np.float32))
+    negatives = int(np.count_nonzero(np.signbit(book))) if c else 0
+    ctx, bit = binarise(np.diff(kept, prepend=-1) - 1, indices, lay, negatives, order, neighbours)
+    value = (ctx >= lay.value_base) & (ctx < lay.flag(0))
+    est_v = estimated_bits(ctx[value], bit[value], lay.total)
+    est_g = estimated_bits(ctx[~value], bit[~value], lay.total)
+    stream = 8 * (len(rec.section) - 4 * (c or n))
+    share = est_v / (est_v + est_g) if est_v + est_g else 0.0
+    return stream * share / n, stream * (1 - share) / n
+
+
+def _code_bits(rec: TensorRecord, item: int) -> dict[str, Any]:
+    """Entries, fillers, fixed and as-stored bits per entry of the values and of the gaps."""
+    desc, bits = rec.desc, bit_patterns(rec.array)
+    size, kind = bits.size, desc["k"]
+    n, k = desc.get("n", size), desc.get("c", 0)
+    wb = max(k - 1, 0).bit_length() if k else {"h": 16, "q": 8}.get(kind, item)
+    row = {"entries": int(n), "fillers": 0, "weight_bits": wb, "index_bits": 0,
+           "table_bits": 0, "weight_bits_huffman": float(wb), "index_bits_huffman": 0.0}
+    if kind in ("d", "s", "q"):
+        wcode, row["table_bits"] = stream_bits(desc["v"], n) if "v" in desc else (item * n, 0)
+        row["weight_bits_huffman"] = wcode / n if n else 0.0
+    if kind == "s":
+        row["index_bits"] = desc["b"]
+        icode, itable = stream_bits(desc["g"], n)
+        row.update(fillers=int(n - np.count_nonzero(bits)),
+                   index_bits_huffman=icode / n if n else 0.0)
+        row["table_bits"] += itable
+    if kind == "a":
+        row["index_bits"], fillers = _best_relative(np.flatnonzero(bits), wb)
+        row["weight_bits_huffman"], row["index_bits_huffman"] = _arith_split(rec)
+        row["pq_entries"] = int(n + fillers)
+    return row
+
+
 def tensor_row(rec: TensorRecord) -> dict[str, Any]:
     """One tensor's storage in the paper's terms (Deep Compression Tables 2-3).
 
-    ``weight_bits`` / ``index_bits`` are the fixed widths before Huffman coding (P+Q), the
-    ``*_huffman`` ones the average code bits per entry as stored (P+Q+H). ``rate_pq`` is the
+    ``coder`` is the entry's choice (:func:`coder`), ``bits_per_kept`` the section's bits over
+    its nonzero weights. ``weight_bits`` / ``index_bits`` are the fixed widths before entropy
+    coding (P+Q; for an arithmetic-coded tensor the best relative-index width it would have
+    had), the ``*_huffman`` ones the average code bits per entry as stored (P+Q+H; for
+    arithmetic coding the stream's bits shared out by :func:`_arith_split`). ``rate_pq`` is the
     paper's accounting, ``(entries (w + b) + 32 k) / (32 n)`` with the fixed widths and a
-    float32 codebook of ``k`` values; ``rate_pqh_formula`` the same with the Huffman code
-    lengths; ``rate_pqh`` the section's actual bytes (tables and padding included) over
-    ``4 n``.
+    float32 codebook of ``k`` values; ``rate_pqh_formula`` the same with the coded bits;
+    ``rate_pqh`` the section's actual bytes (tables and padding included) over ``4 n``.
     """
     desc, size = rec.desc, rec.array.size
     bits = bit_patterns(rec.array)
     item = 8 * rec.array.dtype.itemsize
+    kept = int(np.count_nonzero(bits))
     row: dict[str, Any] = {
         "name": rec.name, "shape": list(rec.array.shape), "weights": int(size),
-        "kept_fraction": float(np.count_nonzero(bits) / size) if size else 0.0,
-        "layout": {"r": "raw", "d": "dense", "s": "sparse"}[desc["k"]],
-        "bytes": len(rec.section), "codebook": int(desc.get("c", 0)),
+        "kept_fraction": float(kept / size) if size else 0.0,
+        "layout": {"r": "raw", "d": "dense", "s": "sparse", "a": "sparse"}.get(desc["k"],
+                                                                              "dense"),
+        "coder": coder(desc), "bytes": len(rec.section), "codebook": int(desc.get("c", 0)),
+        "bits_per_kept": 8 * len(rec.section) / kept if kept else 0.0,
     }
-    n = desc.get("n", size)
-    k = row["codebook"]
-    if k:
-        wb, (wcode, wtable) = max(k - 1, 0).bit_length(), stream_bits(desc["v"], n)
-    else:
-        wb, wcode, wtable = item, item * n, 0
-    ib, icode, itable = 0, 0, 0
-    if desc["k"] == "s":
-        ib = desc["b"]
-        icode, itable = stream_bits(desc["g"], n)
-    dense_bits = item * size or 1
+    row.update(_code_bits(rec, item))
+    n, k, dense_bits = row["entries"], row["codebook"], item * size or 1
+    pq_entries = row.pop("pq_entries", n)
+    coded = desc["k"] in ("d", "s", "a")
     row.update({
-        "entries": int(n),
-        "fillers": int(n - np.count_nonzero(bits)) if desc["k"] == "s" else 0,
-        "weight_bits": wb, "weight_bits_huffman": wcode / n if n else 0.0,
-        "index_bits": ib, "index_bits_huffman": icode / n if n else 0.0,
-        "table_bits": wtable + itable,
-        "rate_pq": (n * (wb + ib) + item * k) / dense_bits if desc["k"] != "r" else 1.0,
-        "rate_pqh_formula": (wcode + icode + item * k) / dense_bits if desc["k"] != "r" else 1.0,
+        "rate_pq": (pq_entries * (row["weight_bits"] + row["index_bits"]) + item * k)
+        / dense_bits if coded else 1.0,
+        "rate_pqh_formula": (n * (row["weight_bits_huffman"] + row["index_bits_huffman"])
+                             + item * k) / dense_bits if coded else 1.0,
         "rate_pqh": 8 * len(rec.section) / dense_bits,
     })
     return row
@@ -82,6 +150,8 @@ def inspect_records(file_bytes: int, model: Sequential, meta: dict[str, Any],
     :func:`~.tcz.read_records` parsed into ``(model, meta, records)``."""
     tensors = [tensor_row(r) for r in records]
     by_name = {t["name"]: t for t in tensors}
+    crc = records[0].checksum_bytes if records else 0
+    version = records[0].version if records else VERSION
     layers = []
     for layer in model.layers:
         names = [f"{layer.name}/{k}" for k in (*layer.params, *layer.buffers)]
@@ -89,18 +159,19 @@ def inspect_records(file_bytes: int, model: Sequential, meta: dict[str, Any],
             continue
         w = by_name.get(f"{layer.name}/W")
         row = {"name": layer.name, "type": type(layer).__name__,
-               "bytes": sum(by_name[n]["bytes"] + 4 for n in names),
+               "bytes": sum(by_name[n]["bytes"] + crc for n in names),
                "other_bytes": sum(by_name[n]["bytes"] for n in names if not n.endswith("/W"))}
         if w is not None:
             row.update({key: w[key] for key in (
-                "weights", "kept_fraction", "layout", "codebook", "entries", "fillers",
+                "weights", "kept_fraction", "layout", "coder", "bits_per_kept", "codebook",
+                "entries", "fillers",
                 "weight_bits", "weight_bits_huffman", "index_bits", "index_bits_huffman",
                 "table_bits", "rate_pq", "rate_pqh_formula", "rate_pqh")})
         layers.append(row)
     dense = 4 * model.num_params()
-    sections = sum(len(r.section) + 4 for r in records)
+    sections = sum(len(r.section) + crc for r in records)
     return {
-        "model": model.name, "format_version": VERSION, "layers": layers, "tensors": tensors,
+        "model": model.name, "format_version": version, "layers": layers, "tensors": tensors,
         "header_and_manifest_bytes": file_bytes - sections, "section_bytes": sections,
         "file_bytes": file_bytes, "dense_bytes": dense, "ratio": dense / file_bytes,
         "meta": meta,
@@ -123,26 +194,34 @@ def inspect(path: str | Path, max_parameters: int = MAX_PARAMETERS) -> dict[str,
 
 
 def format_inspect(report: dict[str, Any]) -> str:
-    """The :func:`inspect` report as a text table."""
-    head = (f"{'layer':8s} {'weights':>8s} {'kept':>6s} {'layout':>6s} {'w bits':>6s} "
-            f"{'w bits H':>8s} {'i bits':>6s} {'i bits H':>8s} {'bytes':>7s} "
-            f"{'rate P+Q':>8s} {'formula':>8s} {'rate':>7s}")
+    """The :func:`inspect` report as text: a table of layers (the paper's), then one of tensors
+    (the coder each chose and its bits per kept weight)."""
+    head = (f"{'layer':8s} {'weights':>8s} {'kept':>6s} {'layout':>6s} {'coder':>7s} "
+            f"{'w bits':>6s} {'w bits H':>8s} {'i bits':>6s} {'i bits H':>8s} {'b/kept':>6s} "
+            f"{'bytes':>7s} {'rate P+Q':>8s} {'formula':>8s} {'rate':>7s}")
     lines = [head, "-" * len(head)]
     for r in report["layers"]:
         if "weights" not in r:
-            lines.append(f"{r['name']:8s} {'':>8s} {'':>6s} {'':>6s} {'':>6s} {'':>8s} "
-                         f"{'':>6s} {'':>8s} {r['bytes']:7d}")
+            lines.append(f"{r['name']:8s} {'':>8s} {'':>6s} {'':>6s} {'':>7s} {'':>6s} "
+                         f"{'':>8s} {'':>6s} {'':>8s} {'':>6s} {r['bytes']:7d}")
             continue
         lines.append(
             f"{r['name']:8s} {r['weights']:8d} {r['kept_fraction']:6.1%} {r['layout']:>6s} "
-            f"{r['weight_bits']:6d} {r['weight_bits_huffman']:8.2f} {r['index_bits']:6d} "
-            f"{r['index_bits_huffman']:8.2f} {r['bytes']:7d} {r['rate_pq']:8.2%} "
-            f"{r['rate_pqh_formula']:8.2%} {r['rate_pqh']:7.2%}")
+            f"{r['coder']:>7s} {r['weight_bits']:6d} {r['weight_bits_huffman']:8.2f} "
+            f"{r['index_bits']:6d} {r['index_bits_huffman']:8.2f} {r['bits_per_kept']:6.2f} "
+            f"{r['bytes']:7d} {r['rate_pq']:8.2%} {r['rate_pqh_formula']:8.2%} "
+            f"{r['rate_pqh']:7.2%}")
+    lines.append(f"\n{'tensor':14s} {'shape':>14s} {'coder':>7s} {'bytes':>7s} {'b/kept':>6s}")
+    lines += [f"{t['name']:14s} {'x'.join(map(str, t['shape'])):>14s} {t['coder']:>7s} "
+              f"{t['bytes']:7d} {t['bits_per_kept']:6.2f}" for t in report["tensors"]]
     lines.append(
-        f"\nfile_bytes {report['file_bytes']:,} (header + manifest "
-        f"{report['header_and_manifest_bytes']:,}), dense_bytes {report['dense_bytes']:,}, "
-        f"ratio {report['ratio']:.1f}x")
-    lines.append("columns: w/i bits = weight (codebook index) and relative-index bits per entry "
-                 "before / after Huffman (H); rate P+Q and formula = the paper's accounting "
-                 "before / after Huffman; rate = the layer's W section bytes / float32 bytes")
+        f"\nfile_bytes {report['file_bytes']:,} (format version {report['format_version']}, "
+        f"header + manifest {report['header_and_manifest_bytes']:,}), dense_bytes "
+        f"{report['dense_bytes']:,}, ratio {report['ratio']:.1f}x")
+    lines.append("columns: coder = raw, fixed-width, huffman or arith (arithmetic) coding, or "
+                 "fp16 / int8 for small tensors; w/i bits = weight (codebook index) and "
+                 "relative-index bits per entry before / after entropy coding (H); b/kept = "
+                 "a section's bits per kept (nonzero) value; rate P+Q and formula = the paper's "
+                 "accounting before / after entropy coding; rate = the W section's bytes / "
+                 "float32 bytes")
     return "\n".join(lines)

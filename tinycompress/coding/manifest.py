@@ -24,7 +24,13 @@ missing). Its rules, checked in reading order with the checkers of
   ====  ========  ============================================================
 
   A stream is ``{"f": w}``, ``w`` exactly the bits of ``alphabet - 1``, or
-  ``{"h": bits, "a": lengths, "w": width}`` with ``a`` in ``1..alphabet``, ``w`` in ``1..7``;
+  ``{"h": bits, "a": lengths, "w": width}`` with ``a`` in ``1..alphabet``, ``w`` in ``1..7``.
+
+  Version 2 adds three kinds (:data:`KINDS`): ``"a"`` arithmetic coded (:mod:`.arith_section`:
+  ``n`` kept entries, ``c`` codebook values; ``z`` at least the ``4 c`` codebook bytes, or
+  ``4 n`` raw values when ``c = 0``, the rest is the coded stream), and for small tensors
+  (:mod:`.small_tensors`) ``"h"`` float16 (``z = 2 size``) and ``"q"`` 8-bit (exponent ``e``
+  in :data:`E_RANGE`, the stream ``v`` of symbols ``0..254``);
 - ``arch``: :func:`~tinycompress.nn.architecture.build_from_architecture`'s rules (layer
   types, configs, dtypes, at most ``MAX_LAYERS`` layers and ``max_parameters`` values); then
   each entry against the tensor the architecture gives it (:func:`check_sizes`).
@@ -50,6 +56,16 @@ MAX_CODEBOOK = 1 << 16
 MAX_GAP_BITS = 16
 """The widest gap field ``b`` a file may declare."""
 
+KINDS = {1: ("r", "d", "s"), 2: ("r", "d", "s", "a", "h", "q")}
+"""The entry kinds each format version knows."""
+
+E_RANGE = (-149, 121)
+"""Exponents ``e`` of a ``"q"`` entry: ``2^-149`` is float32's smallest step, and ``127 2^121``
+its largest power-of-two multiple of 127 below the float32 maximum."""
+
+Q_ALPHABET = 255
+"""Symbols of a ``"q"`` stream: ``q + 127`` for ``|q| <= 127``."""
+
 ITEM_BYTES = 4
 """Bytes of one stored value: a ``.tcz`` file holds float32 (little-endian) only."""
 
@@ -59,18 +75,20 @@ _NORMALIZATION = {"mean": Real(-float(_F32.max), float(_F32.max)),
 _COUNT = Int(0, 1 << 48)  # a byte or bit count, bounded later by the file's own length
 
 
-def parse(text: bytes, max_parameters: int = MAX_PARAMETERS
+def parse(text: bytes, max_parameters: int = MAX_PARAMETERS, version: int = 1
           ) -> tuple[Any, dict[str, Any], list[dict[str, Any]]]:
     """The manifest's JSON text -> ``(arch, meta, entries)``, checked as far as it can be alone.
 
     ``arch`` is returned as it is, for :func:`~tinycompress.nn.architecture.
-    build_from_architecture`; entries may declare at most ``max_parameters`` values each.
+    build_from_architecture`; entries may declare at most ``max_parameters`` values each, of
+    the kinds of format ``version``.
     """
     doc = check_object(parse_json(text, "the manifest", FormatError),
                        {"arch": Anything(), "meta": Anything(),
                         "t": Items(4 * MAX_LAYERS)},
                        "manifest", FormatError, required=("arch", "t"))
-    entries = [check_entry(e, f"manifest.t[{i}]", max_parameters) for i, e in enumerate(doc["t"])]
+    entries = [check_entry(e, f"manifest.t[{i}]", max_parameters, version)
+               for i, e in enumerate(doc["t"])]
     return doc["arch"], check_meta(doc.get("meta", {})), entries
 
 
@@ -107,27 +125,42 @@ def stream_bytes(desc: dict[str, int], n: int) -> int:
     return bytes_for(desc["a"] * desc["w"]) + bytes_for(desc["h"])
 
 
-def _entry_fields(kind: str, max_parameters: int) -> tuple[dict[str, Field], tuple[str, ...]]:
-    """The fields of an entry of ``kind`` (``"r"``, ``"d"`` or ``"s"``) and the required ones."""
-    fields: dict[str, Field] = {"k": OneOf(("r", "d", "s")), "z": _COUNT}
-    if kind != "r":
-        fields.update(n=Int(0, max_parameters), c=Int(0, MAX_CODEBOOK), v=Anything())
+def _entry_fields(kind: str, max_parameters: int, version: int
+                  ) -> tuple[dict[str, Field], tuple[str, ...]]:
+    """The fields of an entry of ``kind`` (one of :data:`KINDS`) and the required ones."""
+    fields: dict[str, Field] = {"k": OneOf(KINDS[version]), "z": _COUNT}
+    if kind in ("d", "s", "a"):
+        fields.update(n=Int(0, max_parameters), c=Int(0, MAX_CODEBOOK))
+    if kind in ("d", "s", "q"):
+        fields["v"] = Anything()
     if kind == "s":
         fields.update(b=Int(1, MAX_GAP_BITS), g=Anything())
-    return fields, tuple(k for k in fields if k != "v")
+    if kind == "q":
+        fields["e"] = Int(*E_RANGE)
+    return fields, tuple(k for k in fields if k != "v" or kind == "q")
 
 
-def check_entry(entry: Any, where: str, max_parameters: int = MAX_PARAMETERS) -> dict[str, Any]:
-    """One tensor entry (the field ``where``): its kind's keys, types and ranges, its streams.
+def check_entry(entry: Any, where: str, max_parameters: int = MAX_PARAMETERS,
+                version: int = 1) -> dict[str, Any]:
+    """One tensor entry (the field ``where``) of a file of format ``version``: its kind's keys,
+    types and ranges, its streams.
 
     Only what holds whatever the tensor: its size is checked by :func:`check_sizes`.
     """
     if not isinstance(entry, dict):
         raise FormatError(f"{where} is {shown(entry)}; expected an object (a tensor entry)")
-    kind = OneOf(("r", "d", "s")).check(entry.get("k"), f"{where}.k", FormatError)
-    fields, required = _entry_fields(kind, max_parameters)
+    kind = OneOf(KINDS[version]).check(entry.get("k"), f"{where}.k", FormatError)
+    fields, required = _entry_fields(kind, max_parameters, version)
     entry = check_object(entry, fields, where, FormatError, required)
-    if kind == "r":
+    if kind in ("r", "h"):
+        return entry
+    if kind == "q":
+        check_stream(entry["v"], Q_ALPHABET, f"{where}.v")
+        return entry
+    if kind == "a":
+        if entry["c"] > entry["n"]:
+            raise FormatError(f"{where}.c is {entry['c']}, more codebook values than the "
+                              f"{entry['n']} entries")
         return entry
     n, c = entry["n"], entry["c"]
     if c > n:
@@ -146,7 +179,13 @@ def section_bytes(entry: dict[str, Any], size: int) -> int:
     """The bytes a checked entry's section takes for a tensor of ``size`` values."""
     if entry["k"] == "r":
         return ITEM_BYTES * size
+    if entry["k"] == "h":
+        return 2 * size
+    if entry["k"] == "q":
+        return stream_bytes(entry["v"], size)
     n, c = entry["n"], entry["c"]
+    if entry["k"] == "a":  # the codebook or raw values, then a stream of any length
+        return max(entry["z"], ITEM_BYTES * (c or n))
     total = ITEM_BYTES * c + (stream_bytes(entry["v"], n) if c else ITEM_BYTES * n)
     return total + (stream_bytes(entry["g"], n) if entry["k"] == "s" else 0)
 
@@ -159,7 +198,7 @@ def check_sizes(entries: list[dict[str, Any]], expected: dict[str, np.ndarray]) 
     sizes = []
     for i, (entry, (name, ref)) in enumerate(zip(entries, expected.items(), strict=True)):
         where, size = f"manifest.t[{i}]", ref.size
-        if entry["k"] != "r":
+        if "n" in entry:
             Int(size if entry["k"] == "d" else 0, size).check(
                 entry["n"], f"{where}.n (the tensor {shown(name)})", FormatError)
         want = section_bytes(entry, size)

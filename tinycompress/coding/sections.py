@@ -7,7 +7,9 @@ smallest; its manifest entry (the fields of :mod:`.manifest`) has ``k`` (kind):
 
 - ``"r"`` raw: the array's float32 bytes;
 - ``"d"`` dense coded: ``n = size`` values; ``"s"`` sparse coded: ``n`` entries in
-  relative-index form with ``b``-bit gaps and filler zeros.
+  relative-index form with ``b``-bit gaps and filler zeros;
+- ``"a"`` (version 2) arithmetic coded: the kept entries' gaps and codebook indices as
+  context-coded binary decisions (:mod:`.arith_section`).
 
 A coded tensor's section holds its ``c`` codebook values (raw, sorted by bit pattern), then
 the value stream (``c > 0``: codebook indices; ``c = 0``: raw values), then, if sparse, the
@@ -27,6 +29,7 @@ import numpy as np
 from ..errors import FormatError, shown
 from ..nn.architecture import engine_array
 from . import huffman, huffman_fast
+from .arith_section import decode_arith, encode_arith
 from .bitio import bytes_for, pack_fixed, unpack_fixed
 from .manifest import MAX_CODEBOOK
 from .relative_index import RelativeIndex, decode_relative, encode_relative
@@ -55,7 +58,7 @@ def encode_stream(symbols: np.ndarray, alphabet: int) -> tuple[dict[str, int], b
     return {"f": width}, fixed
 
 
-class _Cursor:
+class Cursor:
     """Reads consecutive parts of one section, refusing to run past its end."""
 
     def __init__(self, data: bytes) -> None:
@@ -73,7 +76,7 @@ class _Cursor:
             raise FormatError(f"{len(self.data) - self.pos} unexplained bytes after the streams")
 
 
-def decode_stream(cur: _Cursor, desc: dict[str, int], n: int, alphabet: int) -> np.ndarray:
+def decode_stream(cur: Cursor, desc: dict[str, int], n: int, alphabet: int) -> np.ndarray:
     """Read ``n`` symbols described by ``desc`` (see :func:`encode_stream`, checked by
     :func:`.manifest.check_stream`); int64."""
     if "f" in desc:
@@ -106,9 +109,10 @@ def _encode_values(bits: np.ndarray) -> tuple[dict[str, Any], bytes]:
     return ({"c": int(uniq.size), "v": desc}, coded) if len(coded) < len(raw) else ({"c": 0}, raw)
 
 
-def encode_tensor(arr: np.ndarray, index_bits: tuple[int, ...] = AUTO_INDEX_BITS
-                  ) -> tuple[dict[str, Any], bytes]:
-    """The smallest stored form of one tensor: raw, dense coded, or sparse coded.
+def encode_tensor(arr: np.ndarray, index_bits: tuple[int, ...] = AUTO_INDEX_BITS,
+                  arith: bool = False) -> tuple[dict[str, Any], bytes]:
+    """The smallest stored form of one tensor: raw, dense coded, sparse coded, or (with
+    ``arith``, a version 2 kind) arithmetic coded (:func:`.arith_section.encode_arith`).
 
     Parameters
     ----------
@@ -116,6 +120,8 @@ def encode_tensor(arr: np.ndarray, index_bits: tuple[int, ...] = AUTO_INDEX_BITS
         The tensor; stored bit for bit (``-0.0`` survives).
     index_bits : tuple of int
         Gap widths ``b`` to try for the sparse form.
+    arith : bool
+        Whether to try the arithmetic-coded form too.
 
     Returns
     -------
@@ -134,30 +140,37 @@ def encode_tensor(arr: np.ndarray, index_bits: tuple[int, ...] = AUTO_INDEX_BITS
             gaps_desc, gaps = encode_stream(rel.gaps, 1 << b)
             desc = {"k": "s", "n": int(rel.gaps.size), "b": b, "g": gaps_desc}
             candidates.append((desc, values_desc, values + gaps))
+    if arith:
+        desc, data = encode_arith(bits, arr.shape)
+        candidates.append((desc, {}, data))
     for desc, values_desc, data in candidates:
         if len(data) < len(best[1]):
             best = ({**desc, **values_desc}, data)
     return best
 
 
-def decode_tensor(data: bytes, desc: dict[str, Any], size: int, dtype: np.dtype, where: str
-                  ) -> np.ndarray:
-    """Inverse of :func:`encode_tensor`: the flat array of ``size`` elements of ``dtype``.
+def decode_tensor(data: bytes, desc: dict[str, Any], size: int, dtype: np.dtype, where: str,
+                  shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """Inverse of :func:`encode_tensor`: the flat array of ``size`` elements of ``dtype``
+    (an ``"a"`` section needs the tensor's ``shape`` too, for its scan order).
 
     ``desc`` is an entry checked by :func:`.manifest.check_entry`. The codebook must be
-    sorted by bit pattern without repeats and, like every value, finite. A
-    :class:`FormatError` names the tensor: ``where``.
+    sorted (by bit pattern; by value in an ``"a"`` section) without repeats and, like every
+    value, finite. A :class:`FormatError` names the tensor: ``where``.
     """
     try:
-        return _decode(data, desc, size, dtype).view(dtype)
+        return _decode(data, desc, size, dtype, shape or (size,)).view(dtype)
     except FormatError as exc:
         raise FormatError(f"{where}: {exc}") from exc
 
 
-def _decode(data: bytes, desc: dict[str, Any], size: int, dtype: np.dtype) -> np.ndarray:
+def _decode(data: bytes, desc: dict[str, Any], size: int, dtype: np.dtype,
+            shape: tuple[int, ...]) -> np.ndarray:
     """:func:`decode_tensor`'s bit patterns (unsigned integers of the dtype's width)."""
     utype = np.dtype(f"u{dtype.itemsize}")
-    cur = _Cursor(data)
+    cur = Cursor(data)
+    if desc["k"] == "a":
+        return decode_arith(data, desc, shape)
     if desc["k"] == "r":
         flat = np.frombuffer(cur.take(size * dtype.itemsize), dtype=utype).copy()
     else:

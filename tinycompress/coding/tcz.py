@@ -7,38 +7,35 @@ smallest such form. This module writes the forms with a manifest and checksums
 :func:`load`, and :func:`read_records`, which also returns what the file says about each
 tensor; :mod:`.accounting` turns that into the paper's size tables).
 
-File layout (all integers little-endian)::
-
-    offset  size  field
-    0       4     magic b"\\x89TCZ"
-    4       1     format version (1)
-    5       4     manifest length M (uint32)
-    9       4     CRC-32 of the manifest bytes
-    13      M     manifest: zlib-compressed compact JSON
-    13+M    ...   one section per tensor, in manifest order: its bytes, then their CRC-32
+The byte layouts of versions 1 and 2 (header, manifest, checksums) are in :mod:`.layout`;
+this module writes version 2 and reads both.
 
 The manifest is ``{"arch": <architecture>, "meta": {...}, "t": [tensor, ...]}`` with the
 architecture of :func:`tinycompress.nn.architecture.architecture` (layer types, names and
 configs: the shapes follow from it) and one entry per parameter and buffer, in the order of
 :func:`tinycompress.nn.architecture.state_arrays`: the form :mod:`.sections` chose for that
-tensor (raw, dense coded or sparse coded) and its section's size ``z``. :mod:`.manifest`
-states every field's rules.
+tensor (raw, dense coded, sparse coded; in version 2 also arithmetic coded, float16 or 8-bit)
+and its section's size ``z``. :mod:`.manifest` states every field's rules. ``small``
+(:mod:`.small_tensors`) says how biases and other small tensors are kept: ``"fp32"``, the
+default, bit for bit; ``"fp16"`` or ``"int8"`` in fewer bits, exactly as
+:func:`.small_tensors.as_stored` predicts.
 
 Reading validates everything before it allocates, in the file's order: the magic, version and
-checksums; the manifest field by field (:mod:`.manifest`: types, ranges and keys, the model
+checksum(s); the manifest field by field (:mod:`.manifest`: types, ranges and keys, the model
 within ``max_parameters`` values, each section's size implied by its entry), with nothing
-after its zlib stream; that the sizes add up to the file's, with nothing after the last
+after its compressed stream; that the sizes add up to the file's, with nothing after the last
 section; then, section by section, that code-length tables are prefix codes, bit streams end
-exactly where they should, codebooks are sorted and every value is finite. Any violation
+exactly where they should (an arithmetic-coded one exactly as its encoder ends it, after the
+number of entries the manifest declares), codebooks are sorted and every value is finite.
+Any violation
 raises :class:`FormatError`, one line; :func:`load` and :func:`read_file` name the file.
 Writing refuses what reading would: a tensor that is not finite float32, meta that is not
 plain JSON or records an invalid normalization; :func:`save` writes nothing it has not
-decoded back to the model bit for bit.
+decoded back to the model (its small tensors as stored) bit for bit.
 """
 
 from __future__ import annotations
 
-import json
 import struct
 import zlib
 from collections.abc import Iterator
@@ -54,16 +51,32 @@ from ..files import atomic_write
 from ..nn.architecture import MAX_PARAMETERS, architecture, build_from_architecture, state_arrays
 from ..nn.model import Sequential
 from ..nn.schema import plain
+from .layout import (
+    HEADER_BYTES,
+    MAGIC,
+    MAX_MANIFEST_BYTES,
+    VERSION,
+    Header,
+    check_crc,
+    inflate,
+    pack,
+    read_header,
+)
 from .manifest import MAX_GAP_BITS, check_meta, check_sizes, parse
 from .sections import AUTO_INDEX_BITS, decode_tensor, encode_tensor, storable
+from .small_tensors import (
+    SMALL,
+    as_stored,
+    check_small,
+    decode_small,
+    encode_small,
+    is_small,
+    stored_value,
+)
 
-MAGIC = b"\x89TCZ"
-VERSION = 1
-_HEADER = struct.Struct("<4sBII")  # magic, version, manifest length, manifest CRC-32
-
-MAX_MANIFEST_BYTES = 1 << 20
-"""Largest manifest, compressed or inflated (MobileNetV1's inflates to 12 KB): the objects
-JSON parses it into stay within some tens of MB."""
+__all__ = ["MAGIC", "MAX_MANIFEST_BYTES", "SMALL", "VERSION", "TensorRecord", "assemble",
+           "checked_bytes", "from_bytes", "load", "naming", "read_file", "read_records", "save",
+           "to_bytes", "write_file"]
 
 IndexBits = int | dict[str, int] | None
 """Gap width: one for all tensors, per layer (``{"fc1": 5}``) or per tensor (``"fc1/W"``),
@@ -83,57 +96,68 @@ def _bits_for(name: str, index_bits: IndexBits) -> tuple[int, ...]:
 
 
 def to_bytes(model: Sequential, index_bits: IndexBits = None,
-             meta: dict[str, Any] | None = None) -> bytes:
+             meta: dict[str, Any] | None = None, small: str = "fp32",
+             version: int = VERSION) -> bytes:
     """The ``.tcz`` bytes of ``model`` (see the module docstring for the layout).
+
+    ``small`` (one of :data:`.small_tensors.SMALL`) says how biases and other small tensors
+    are stored; ``version=1`` writes the first format (no arithmetic coding, every tensor's
+    values stored bit for bit: with a ``small`` other than ``"fp32"``, the stored values).
 
     Raises :class:`FormatError` for a tensor :func:`storable` refuses or ``meta`` that
     :func:`.manifest.check_meta` refuses or JSON cannot hold, and
-    :class:`~tinycompress.errors.UsageError` for gap widths outside ``1..16``.
+    :class:`~tinycompress.errors.UsageError` for gap widths outside ``1..16`` or an unknown
+    ``small``.
     """
+    check_small(small)
     descs, sections = [], []
     for name, arr in state_arrays(model).items():
-        arr = storable(name, arr)
-        desc, data = encode_tensor(arr, _bits_for(name, index_bits))
+        desc, data = _encode_entry(name, storable(name, arr), _bits_for(name, index_bits),
+                                   small, version)
         descs.append({**desc, "z": len(data)})
         sections.append(data)
     doc = {"arch": architecture(model), "meta": check_meta(meta or {}), "t": descs}
-    return assemble(doc, sections)
+    return pack(doc, sections, version)
 
 
-def assemble(doc: dict[str, Any], sections: list[bytes]) -> bytes:
-    """The file of a manifest ``doc`` and its tensor sections, in the layout above.
+def _encode_entry(name: str, arr: np.ndarray, bits: tuple[int, ...], small: str, version: int
+                  ) -> tuple[dict[str, Any], bytes]:
+    """One tensor's smallest entry (without ``z``) and section: of its stored values when it
+    is small (:func:`.small_tensors.stored_value`), the small forms among the candidates."""
+    candidates = []
+    if is_small(name) and small != "fp32":
+        arr = stored_value(arr, small)
+        if version > 1 and (form := encode_small(arr, small)) is not None:
+            candidates.append(form)
+    candidates.append(encode_tensor(arr, bits, arith=version > 1))
+    return min(candidates, key=lambda c: len(c[1]))
 
-    The header, the manifest (compact standard JSON, zlib level 9), then each section followed
-    by its CRC-32. Only that ``doc`` is plain JSON is checked: :func:`to_bytes` makes ``doc``
-    and ``sections`` agree.
-    """
-    try:
-        text = json.dumps(doc, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise FormatError(f"the manifest is not plain JSON: {plain(exc)}") from exc
-    manifest = zlib.compress(text.encode(), 9)
-    header = _HEADER.pack(MAGIC, VERSION, len(manifest), zlib.crc32(manifest))
-    return header + manifest + b"".join(s + struct.pack("<I", zlib.crc32(s)) for s in sections)
+
+def assemble(doc: dict[str, Any], sections: list[bytes], version: int = VERSION) -> bytes:
+    """The file of a manifest ``doc`` and its tensor sections (:func:`.layout.pack`)."""
+    return pack(doc, sections, version)
 
 
 def checked_bytes(model: Sequential, index_bits: IndexBits = None,
-                  meta: dict[str, Any] | None = None) -> bytes:
-    """:func:`to_bytes`, decoded again and compared bit for bit with ``model``.
+                  meta: dict[str, Any] | None = None, small: str = "fp32") -> bytes:
+    """:func:`to_bytes`, decoded again and compared bit for bit with ``as_stored(model,
+    small)`` (:func:`.small_tensors.as_stored`: ``model`` itself for ``"fp32"``).
 
-    Raises :class:`FormatError` unless the bytes hold exactly the model's weights, so that a
+    Raises :class:`FormatError` unless the bytes hold exactly those weights, so that a
     caller writes (and replaces an existing file with) only bytes known to be good.
     """
-    blob = to_bytes(model, index_bits, meta)
-    if not _decodes_to(blob, model):
+    blob = to_bytes(model, index_bits, meta, small)
+    if not _decodes_to(blob, as_stored(model, small) if small != "fp32" else model):
         raise FormatError("the encoded bytes do not decode to the model; nothing was written")
     return blob
 
 
 def save(model: Sequential, path: str | Path, index_bits: IndexBits = None,
-         meta: dict[str, Any] | None = None) -> Path:
+         meta: dict[str, Any] | None = None, small: str = "fp32") -> Path:
     """Write ``model`` (and JSON-able ``meta``) as a ``.tcz`` file, atomically, once its bytes
-    are known to decode to it bit for bit (:func:`checked_bytes`)."""
-    return write_file(checked_bytes(model, index_bits, meta), path)
+    are known to decode to it (its small tensors as ``small`` stores them) bit for bit
+    (:func:`checked_bytes`)."""
+    return write_file(checked_bytes(model, index_bits, meta, small), path)
 
 
 def _decodes_to(blob: bytes, model: Sequential) -> bool:
@@ -154,29 +178,36 @@ def write_file(blob: bytes, path: str | Path) -> Path:
 
 @dataclass
 class TensorRecord:
-    """What the file says about one tensor: name, manifest entry and section bytes."""
+    """What the file says about one tensor: name, manifest entry, section bytes, the array
+    decoded, and the format version of the file (whose sections in version 1 are followed by
+    a 4-byte checksum: :attr:`checksum_bytes`)."""
 
     name: str
     desc: dict[str, Any]
     section: bytes
     array: np.ndarray
+    version: int = VERSION
+
+    @property
+    def checksum_bytes(self) -> int:
+        return 4 if self.version == 1 else 0
 
 
 @dataclass
 class _Plan:
-    """A file's header and manifest, checked: the model (placeholder weights), its meta, the
-    tensor entries, their section sizes, and where the first section starts."""
+    """A file's header and manifest, checked: the header, the model (placeholder weights), its
+    meta, the tensor entries and their section sizes."""
 
+    header: Header
     model: Sequential
     meta: dict[str, Any]
     entries: list[dict[str, Any]]
     sizes: list[int]
-    start: int
 
     @property
     def end(self) -> int:
-        """The file's length, by its manifest: each section and its CRC-32."""
-        return self.start + sum(self.sizes) + 4 * len(self.sizes)
+        """The file's length, by its manifest: each section (and in version 1 its CRC-32)."""
+        return self.header.end + sum(self.sizes) + self.header.section_crc_bytes * len(self.sizes)
 
     def check_length(self, actual: int) -> None:
         """Refuse a file of ``actual`` bytes that is not of the manifest's length."""
@@ -187,12 +218,13 @@ class _Plan:
 
 def read_records(blob: bytes, max_parameters: int = MAX_PARAMETERS
                  ) -> tuple[Sequential, dict[str, Any], list[TensorRecord]]:
-    """Parse and validate ``.tcz`` bytes: ``(model, meta, records)``.
+    """Parse and validate ``.tcz`` bytes of either version: ``(model, meta, records)``.
 
     In the order of the file: the header and manifest, the model the architecture describes
     (placeholder weights, at most ``max_parameters`` values) and the sections' sizes, checked
-    against that model and the file's length (:func:`_plan`); then each section, checksummed
-    and decoded (:func:`_read_sections`), whose arrays replace the placeholders.
+    against that model and the file's length (:func:`_plan`); version 2's checksum of the
+    file; then each section (in version 1 checksummed) decoded (:func:`_read_sections`),
+    whose arrays replace the placeholders.
 
     Raises
     ------
@@ -201,6 +233,8 @@ def read_records(blob: bytes, max_parameters: int = MAX_PARAMETERS
     """
     plan = _plan(blob, max_parameters)
     plan.check_length(len(blob))
+    if plan.header.version > 1:
+        check_crc(blob, plan.header)
     records = _read_sections(blob, plan)
     arrays = {r.name: r.array for r in records}
     for layer in plan.model.layers:
@@ -212,61 +246,42 @@ def read_records(blob: bytes, max_parameters: int = MAX_PARAMETERS
 
 def _plan(blob: bytes, max_parameters: int) -> _Plan:
     """Check the header, the manifest (:mod:`.manifest`) and the model it describes; ``blob``
-    need only reach the end of the manifest."""
-    arch, meta, entries, start = _read_manifest(blob, max_parameters)
+    need only reach the end of the manifest. A version 1 manifest's checksum is checked before
+    it is parsed; version 2's covers the whole file, checked once its length is."""
+    header = read_header(blob)
+    manifest = blob[header.start : header.end]
+    if len(manifest) != header.length:
+        raise FormatError(f"the file is truncated: the manifest needs {header.length} bytes")
+    if header.version == 1:
+        check_crc(blob, header)
+    arch, meta, entries = parse(inflate(manifest, header.version), max_parameters,
+                                header.version)
     model = build_from_architecture(arch, FormatError, where="manifest.arch",
                                     max_parameters=max_parameters)
-    return _Plan(model, meta, entries, check_sizes(entries, state_arrays(model)), start)
-
-
-def _read_manifest(blob: bytes, max_parameters: int
-                   ) -> tuple[Any, dict[str, Any], list[dict[str, Any]], int]:
-    """Check the header, inflate and parse the manifest: ``(arch, meta, entries, end)``.
-
-    ``end`` is the offset of the first section; :func:`.manifest.parse` checks the content.
-    """
-    if len(blob) < _HEADER.size:
-        raise FormatError(f"only {len(blob)} bytes: too short for a .tcz header")
-    magic, version, mlen, mcrc = _HEADER.unpack_from(blob)
-    if magic != MAGIC:
-        raise FormatError(f"not a .tcz file (magic {magic!r}, expected {MAGIC!r})")
-    if version != VERSION:
-        raise FormatError(f".tcz format version {version}; this tinycompress reads {VERSION}")
-    if mlen > MAX_MANIFEST_BYTES:
-        raise FormatError(f"the header announces a manifest of {mlen:,} bytes, over the limit "
-                          f"of {MAX_MANIFEST_BYTES:,}")
-    manifest = blob[_HEADER.size : _HEADER.size + mlen]
-    if len(manifest) != mlen:
-        raise FormatError(f"the file is truncated: the manifest needs {mlen} bytes")
-    if zlib.crc32(manifest) != mcrc:
-        raise FormatError("the manifest's checksum does not match: the file is corrupt")
-    inflater = zlib.decompressobj()
-    try:
-        text = inflater.decompress(manifest, MAX_MANIFEST_BYTES)
-    except zlib.error as exc:
-        raise FormatError(f"the manifest is not a zlib stream ({plain(exc)})") from None
-    if inflater.unconsumed_tail:
-        raise FormatError(f"the manifest inflates past the limit of {MAX_MANIFEST_BYTES:,} bytes")
-    if not inflater.eof or inflater.unused_data:
-        raise FormatError("the manifest's zlib stream is incomplete or followed by "
-                          f"{len(inflater.unused_data)} other bytes")
-    return (*parse(text, max_parameters), _HEADER.size + mlen)
+    return _Plan(header, model, meta, entries, check_sizes(entries, state_arrays(model)))
 
 
 def _read_sections(blob: bytes, plan: _Plan) -> list[TensorRecord]:
-    """Each section of ``plan``, its CRC-32 checked, decoded to its expected tensor."""
-    records, pos = [], plan.start
+    """Each section of ``plan`` (in version 1 its CRC-32 checked), decoded to its expected
+    tensor."""
+    records, pos, crc = [], plan.header.end, plan.header.section_crc_bytes
     expected = state_arrays(plan.model)
     for (name, ref), desc, size in zip(expected.items(), plan.entries, plan.sizes, strict=True):
         section = blob[pos : pos + size]
-        (crc,) = struct.unpack_from("<I", blob, pos + size)
-        pos += size + 4
         where = f"tensor {shown(name)}"
-        if zlib.crc32(section) != crc:
+        if crc and zlib.crc32(section) != struct.unpack_from("<I", blob, pos + size)[0]:
             raise FormatError(f"{where}: the section's checksum does not match: the file is "
                               "corrupt")
-        flat = decode_tensor(section, desc, ref.size, ref.dtype, where)
-        records.append(TensorRecord(name, desc, section, flat.reshape(ref.shape)))
+        pos += size + crc
+        if desc["k"] in ("h", "q"):
+            try:
+                flat = decode_small(section, desc, ref.size).view(ref.dtype)
+            except FormatError as exc:
+                raise FormatError(f"{where}: {exc}") from exc
+        else:
+            flat = decode_tensor(section, desc, ref.size, ref.dtype, where, ref.shape)
+        records.append(TensorRecord(name, desc, section, flat.reshape(ref.shape),
+                                    plan.header.version))
     return records
 
 
@@ -311,9 +326,11 @@ def read_file(path: str | Path, max_parameters: int = MAX_PARAMETERS) -> bytes:
             raise FormatError("no .tcz file there (or not a regular file)")
         try:
             with path.open("rb") as f:
-                head = f.read(_HEADER.size)
-                if len(head) == _HEADER.size:
-                    head += f.read(min(_HEADER.unpack(head)[2], MAX_MANIFEST_BYTES + 1))
+                head = f.read(HEADER_BYTES)
+                if len(head) >= 5 and head[:4] == MAGIC:
+                    header = read_header(head)
+                    head += f.read(max(0, min(header.end, MAX_MANIFEST_BYTES + HEADER_BYTES)
+                                       - len(head)))
                 plan = _plan(head, max_parameters)
                 plan.check_length(path.stat().st_size)
                 blob = head + f.read(plan.end - len(head) + 1)

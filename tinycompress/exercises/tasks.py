@@ -258,6 +258,29 @@ TASKS: tuple[Task, ...] = (
         )},
     ),
     Task(
+        "arith-binary-symbol",
+        "05_huffman",
+        "encode and decode one binary symbol of probability p: arithmetic coding's interval "
+        "narrowing",
+        {
+            "encode_symbol": (
+                "The interval is [low, low + width); p0 / 4096 is the probability of a 0.",
+                "Split it at bound: width shifted right by PROB_BITS, then times p0 (shifting",
+                "first keeps the product below 2^32). A 0 keeps the lower part: width becomes",
+                "bound, low stays.",
+                "A 1 keeps the upper part: low moves up by bound and width loses bound.",
+                "Return the narrowed (low, width); low may pass 2^32, the caller carries it.",
+            ),
+            "decode_symbol": (
+                "code is where the code value lies inside [0, width). Split at the same bound",
+                "as encode_symbol. code below bound: the bit was 0 and width becomes bound.",
+                "Otherwise the bit was 1: take bound off both code and width, so that code",
+                "stays the offset from the new interval's low end.",
+                "Return (bit, code, width).",
+            ),
+        },
+    ),
+    Task(
         "inference-energy",
         "06_deep_compression",
         "the energy of one inference from the 45 nm cost model",

@@ -12,9 +12,15 @@ twice: the zero padding of a convolution must be an exact 0, and a ReLU is then 
 :math:`q \ge Z`.
 
 **Calibration** chooses :math:`S` and :math:`Z` from the range :math:`[r_{min}, r_{max}]` each
-tensor takes on a few thousand *training* images (the test set is never read): the range is
-widened to contain 0, cut into 255 steps, and the zero point rounded to an integer
-(:meth:`QParams.from_range`). Values outside the calibrated range saturate at 0 or 255.
+tensor takes on a few thousand *training* images: the range is widened to contain 0, cut into
+255 steps, and the zero point rounded to an integer (:meth:`QParams.from_range`). Values
+outside the calibrated range saturate at 0 or 255.
+
+**Which images.** The scales are a choice, so they are not made on the test set; nor on the
+validation split (:data:`~tinycompress.nn.data.VALIDATION`), which is kept for judging the
+choices made with them (an int8 model's validation error is a fair check of its calibration
+only if the calibration never saw those images). :func:`calibration_images` draws a seeded
+subset of the :data:`CALIBRATION_SPLIT` split, the training file minus the validation images.
 
 Holds :class:`QParams`, :func:`activation_ranges`, :func:`calibration_subset` and
 :func:`calibration_images`.
@@ -36,6 +42,10 @@ QMAX = 255
 
 CALIBRATION_IMAGES = 5000
 """Default number of training images the activation ranges are measured on."""
+
+CALIBRATION_SPLIT = "train"
+"""The split calibration draws from (:func:`~tinycompress.nn.data.load_split`): never
+``"validation"`` nor ``"test"``."""
 
 
 @dataclass(frozen=True)
@@ -103,7 +113,8 @@ def activation_ranges(model: Sequential, X: np.ndarray,
 
 def calibration_subset(X: np.ndarray, n: int = CALIBRATION_IMAGES, seed: int = 0) -> np.ndarray:
     """``n`` images of the training images ``X`` drawn without replacement by ``seed``, in their
-    original order (all of them if there are fewer)."""
+    original order (all of them if there are fewer). ``X`` should be the ``"train"`` split (see
+    the module docstring)."""
     if n <= 0:
         raise UsageError(f"the calibration set needs a positive number of images, got {n}")
     if n >= len(X):
@@ -114,7 +125,18 @@ def calibration_subset(X: np.ndarray, n: int = CALIBRATION_IMAGES, seed: int = 0
 
 def calibration_images(folder: str | Path | None, norm: Normalization,
                        n: int = CALIBRATION_IMAGES, seed: int = 0) -> np.ndarray:
-    """The calibration set of a dataset: :func:`calibration_subset` of its *training* images,
-    normalised by ``norm`` (the test images are never used to choose a scale)."""
-    X, _ = load_arrays("train", folder, norm)
+    """The calibration set of a dataset: ``n`` images of its ``"train"`` split.
+
+    Parameters
+    ----------
+    folder : a dataset in MNIST's IDX layout (``None``: the shipped MNIST).
+    norm : the model's input normalisation, applied to the images.
+    n, seed : how many images :func:`calibration_subset` draws, and its seed.
+
+    Returns
+    -------
+    float32 images (n, 1, H, W) from the :data:`CALIBRATION_SPLIT` split only: the held-out
+    validation images and the test images are never used to choose a scale.
+    """
+    X, _ = load_arrays(CALIBRATION_SPLIT, folder, norm)
     return calibration_subset(X, n, seed)

@@ -13,6 +13,12 @@ payload exactly that long (no byte missing, none trailing), so no header and no 
 makes the reader inflate or allocate more than the array the header declares. Images must be
 bytes (type ``0x08``), labels integers in ``0..``:data:`MAX_CLASSES` - 1.
 
+**Three splits.** Every choice the project makes (when to stop pruning, how many bits, which
+learning rate) is made on a *validation* split: :data:`VALIDATION` holds out a seeded random
+part of the training file (5,000 images, or a tenth of a smaller training set), and ``"train"``
+is the rest. Nothing trains on the validation images, and the test file is read only for the
+numbers a reader is shown, once every choice is made.
+
 Where data lives: ``$TINYCOMPRESS_DATA`` if set, else the ``data/`` folder beside the package.
 """
 
@@ -40,7 +46,8 @@ MNIST_SHA256 = {
 }
 
 
-SPLIT_PREFIX = {"train": "train", "test": "t10k"}
+SPLIT_PREFIX = {"train": "train", "validation": "train", "test": "t10k"}
+"""Each split's IDX file stem: the validation split is held out of the training file."""
 
 
 IDX_DTYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
@@ -153,6 +160,34 @@ def parse_idx(buf: bytes, source: str = "<bytes>") -> np.ndarray:
     return array.astype(dtype.newbyteorder("="), copy=False)
 
 
+@dataclass(frozen=True)
+class Holdout:
+    """The validation split: ``n`` training images chosen by a seeded permutation.
+
+    ``size(total)`` is ``min(n, total // 10)``, so a small dataset keeps nine tenths for
+    training; ``n = 0`` holds nothing out (``"train"`` is then the whole training file).
+    """
+
+    n: int = 5000
+    seed: int = 0
+
+    def size(self, total: int) -> int:
+        return min(self.n, total // 10)
+
+    def indices(self, total: int) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted indices ``(train, validation)`` into a training file of ``total`` images."""
+        order = np.random.default_rng(self.seed).permutation(total)
+        k = self.size(total)
+        return np.sort(order[k:]), np.sort(order[:k])
+
+    def to_json(self, total: int) -> dict[str, int]:
+        return {"n": self.size(total), "seed": self.seed}
+
+
+VALIDATION = Holdout()
+"""The project's validation split of every training file (recorded in every report)."""
+
+
 @dataclass
 class Split:
     """One split of a dataset: raw images (N, H, W) uint8 and labels (N,) int64."""
@@ -167,14 +202,16 @@ class Split:
         return int(self.labels.max()) + 1 if len(self.labels) else 0
 
 
-def load_split(split: str, folder: str | Path | None = None) -> Split:
-    """Read ``train`` or ``test`` images and labels from ``folder`` (default: the shipped MNIST).
+def load_split(split: str, folder: str | Path | None = None,
+               holdout: Holdout = VALIDATION) -> Split:
+    """Read ``train``, ``validation`` or ``test`` images and labels from ``folder`` (default: the
+    shipped MNIST). ``validation`` is ``holdout``'s part of the training file, ``train`` the rest.
 
     The SHA-256 of each decompressed file is computed; for the shipped MNIST folder a mismatch is
     a :class:`DataError`, for any other folder the digests are only reported in ``Split.sha256``.
     """
     if split not in SPLIT_PREFIX:
-        raise UsageError(f"split must be 'train' or 'test', got {shown(split)}")
+        raise UsageError(f"split must be one of {sorted(SPLIT_PREFIX)}, got {shown(split)}")
     folder = Path(folder) if folder is not None else mnist_dir()
     enforce = folder.resolve() == mnist_dir().resolve()
     arrays, digests = [], {}
@@ -193,6 +230,12 @@ def load_split(split: str, folder: str | Path | None = None) -> Split:
     images, labels = arrays
     if len(images) != len(labels):
         raise DataError(f"{plain(folder)}: {len(images)} {split} images but {len(labels)} labels")
+    if split != "test":
+        part = holdout.indices(len(images))[split == "validation"]
+        if not len(part):
+            raise DataError(f"{plain(folder)}: {len(images)} training images leave no "
+                            f"{split} split; it needs at least 10")
+        images, labels = images[part], labels[part]
     return Split(images, labels.astype(np.int64), folder, digests)
 
 

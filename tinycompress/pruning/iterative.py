@@ -17,6 +17,13 @@ the loop around them.
   curves into per-layer targets.
 - **Recipes**: the settings behind the shipped pruned checkpoints, :data:`PRUNE_RECIPES`
   (:class:`PruneRecipe`, run with :func:`run_recipe`).
+
+**Which images.** Retraining reads the training split ``(X, y)``. Every *choice* here -- when
+to stop (``max_error_increase``), which round to undo, which sparsity a sensitivity curve
+allows -- is made on the arrays named ``X_val, y_val``: pass the validation split
+(``load_arrays("validation", ...)``, :data:`~tinycompress.nn.data.VALIDATION`), never the test
+set, so that a test error measured afterwards is an unbiased estimate. The functions do not
+load data themselves.
 """
 
 from __future__ import annotations
@@ -79,8 +86,8 @@ class RoundResult:
     round: int
     sparsities: dict[str, float]
     kept: float  # fraction of all prunable weights kept
-    error_pruned: float  # validation error right after pruning, before retraining
-    error: float  # validation error after retraining
+    error_pruned: float  # error on (X_val, y_val) right after pruning, before retraining
+    error: float  # error on (X_val, y_val) after retraining
     train_loss: float
 
     def to_json(self) -> dict[str, Any]:
@@ -115,12 +122,25 @@ def iterative_prune(
 ) -> list[RoundResult]:
     """Prune -> retrain, round after round, following ``schedule`` (per-layer sparsities).
 
-    After each round the model is evaluated on ``(X_val, y_val)``. If ``max_error_increase`` is
-    given and the error rose by more than that above the starting error, the round is undone
-    (weights and masks restored) and the loop stops: the model is the last round that met the
-    bound. ``base_error`` overrides the starting error the bound is measured from (when a
-    schedule is run in several calls). Returns one :class:`RoundResult` per completed round
-    (the undone one, if any, is not included).
+    Parameters
+    ----------
+    model : pruned and retrained in place.
+    X, y : the training split, retrained on.
+    schedule : the per-layer sparsities of each round.
+    retrain_config : the retraining of every round.
+    X_val, y_val : the validation split (never the test set): the per-round errors and the
+        stopping rule read it. Without it the errors are NaN and nothing is undone.
+    max_error_increase : if given, a round whose validation error rose by more than this (a
+        fraction: 0.002 is 0.2 points) above the starting error is undone (weights and masks
+        restored) and the loop stops: the model is the last round that met the bound.
+    seed, progress : the retraining's seed (``seed + round``) and progress bar.
+    on_round : called with each completed round's :class:`RoundResult`.
+    first_round : the number of the first round (when a schedule is run in several calls).
+    base_error : overrides the starting validation error the bound is measured from.
+
+    Returns
+    -------
+    One :class:`RoundResult` per completed round (the undone one, if any, is not included).
     """
     has_val = X_val is not None and y_val is not None
     if base_error is None:
@@ -143,13 +163,24 @@ def iterative_prune(
 
 
 def sensitivity(
-    model: Sequential, X: np.ndarray, y: np.ndarray, sparsities: Sequence[float],
+    model: Sequential, X_val: np.ndarray, y_val: np.ndarray, sparsities: Sequence[float],
     layers: Sequence[str] | None = None,
 ) -> dict[str, list[float]]:
-    """Accuracy on ``(X, y)`` with *one* layer pruned at each sparsity, all others intact.
+    """Accuracy on ``(X_val, y_val)`` with *one* layer pruned at each sparsity, all others
+    intact.
 
     No retraining: this measures how much each layer tolerates on its own (Han et al. 2015,
-    Fig. 6; Li et al. 2017, Fig. 2b). The model is left unchanged. Returns
+    Fig. 6; Li et al. 2017, Fig. 2b). The model is left unchanged.
+
+    Parameters
+    ----------
+    model : the model to probe.
+    X_val, y_val : the validation split (the curves choose sparsities: never the test set).
+    sparsities : the sweep, fractions of each layer's weights removed.
+    layers : the layers to probe (default: every prunable one).
+
+    Returns
+    -------
     ``{layer: [accuracy at each sparsity]}``.
     """
     curves: dict[str, list[float]] = {}
@@ -159,7 +190,7 @@ def sensitivity(
         accs = []
         for s in sparsities:
             w[...] = masked(original, magnitude_mask(original, sparsity_threshold(original, s)))
-            accs.append(evaluate(model, X, y)["accuracy"])
+            accs.append(evaluate(model, X_val, y_val)["accuracy"])
         w[...] = original
         curves[lay.name] = accs
     return curves
@@ -168,7 +199,11 @@ def sensitivity(
 def choose_sparsities(curves: Mapping[str, Sequence[float]], sparsities: Sequence[float],
                       baseline_accuracy: float, max_drop: float) -> dict[str, float]:
     """Per layer, the largest swept sparsity whose accuracy stays within ``max_drop`` of the
-    baseline (0.0 if none does): a first guess at per-layer targets from the curves."""
+    baseline (0.0 if none does): a first guess at per-layer targets from the curves.
+
+    ``curves`` come from :func:`sensitivity` on the validation split, and
+    ``baseline_accuracy`` is the unpruned model's accuracy on the same images; ``max_drop`` is
+    a fraction (0.01 is one point)."""
     out = {}
     for name, accs in curves.items():
         ok = [s for s, a in zip(sparsities, accs, strict=True)
@@ -225,8 +260,10 @@ def run_recipe(
     """Apply ``recipe`` to ``model`` in place: masks from the current zeros, the geometric
     schedule from the current sparsities to the targets, prune and retrain each round.
 
-    With ``max_error_increase`` (and validation data), stops at the last round whose error
-    stays within that much of the starting error (see :func:`iterative_prune`).
+    ``(X, y)`` is the training split; ``(X_val, y_val)`` the validation split. With
+    ``max_error_increase`` (and validation data), stops at the last round whose validation
+    error stays within that much of the starting validation error (see
+    :func:`iterative_prune`).
     """
     masks_from_zeros(model)
     schedule = geometric_schedule(recipe.targets, recipe.rounds, current_sparsities(model))

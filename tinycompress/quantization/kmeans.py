@@ -29,11 +29,24 @@ The initialisations are the paper's three (Fig. 4) plus k-means++:
              proportional to its squared distance to the nearest centroid chosen so far.
 
 Empty clusters (common with the linear init on long-tailed weights, whose evenly spaced
-centroids in the sparse tails win nothing): a centroid that wins no weight is moved onto the
-weight that is currently worst served (largest squared error), one centroid at a time, which
-always lowers the objective; when every weight already sits exactly on a centroid (fewer
-distinct weights than clusters) the empty centroid is left where it is, an unused codebook
-entry.
+centroids in the sparse tails win nothing) waste a code: an index value no weight uses. A
+centroid that wins no weight *splits* the cluster whose best split into two runs of sorted
+weights lowers the objective most. Splitting a run of n weights with mean mu into a left part
+(n_l weights, mean mu_l) and a right part (n_r, mu_r) lowers its sum of squares by exactly
+
+.. math::  \\Delta = \\frac{n_l\\, n_r}{n_l + n_r} (\\mu_l - \\mu_r)^2
+
+(the between-group term of the variance decomposition), which prefix sums of the sorted
+weights give for every split point of every cluster in O(n); the old centroid takes the left
+mean and the empty one the right mean. Several empty clusters split one after another, each
+the best remaining split: the step of bisecting k-means (scikit-learn's ``BisectingKMeans``
+splits the cluster of largest inertia), which 1-D makes exact and cheap. scikit-learn's Lloyd
+instead moves an empty centroid onto a point far from its centre, and so did the first version
+here, one worst-served weight at a time: that spends codes on lone outliers of the tails, and
+can take every weight of a cluster, leaving it empty in turn. Each split strictly lowers the
+objective, and the next assignment step can only lower it further. When no split lowers it
+(every cluster holds copies of one value: fewer distinct weights than clusters) the empty
+centroid is left where it is, and :attr:`KMeansResult.n_unused` counts it.
 """
 
 from __future__ import annotations
@@ -187,7 +200,10 @@ class KMeansResult:
         True if the assignments stopped changing or the largest centroid move fell below
         ``tol`` times the data range before ``max_iter``.
     n_relocated : int
-        Empty clusters moved onto a badly served weight, summed over iterations.
+        Empty clusters given the best split of another cluster, summed over iterations.
+    n_unused : int
+        Centroids no weight is assigned to in ``labels``: 0 unless the weights hold fewer than
+        k distinct values.
     """
 
     centroids: np.ndarray
@@ -196,6 +212,7 @@ class KMeansResult:
     n_iter: int
     converged: bool
     n_relocated: int
+    n_unused: int = 0
 
 
 # A cluster-statistics step: centroids -> (assignment key, counts, sums, labels of the data order).
@@ -233,29 +250,60 @@ def _sorted_stats(xs: np.ndarray) -> _Stats:
     return stats
 
 
+def best_split(prefix: np.ndarray, xs: np.ndarray, start: int, end: int) -> tuple[float, int]:
+    r"""The split of the sorted run ``xs[start:end]`` that lowers its sum of squares most.
+
+    For a split point s (``start < s < end``, between two different values) the run's sum of
+    squares falls by :math:`\Delta(s) = \frac{n_l n_r}{n_l + n_r}(\mu_l - \mu_r)^2` with
+    :math:`n_l = s - start`, :math:`n_r = end - s` and the means from the prefix sums
+    ``prefix[i] = xs[:i].sum()``. O(end - start).
+
+    Returns ``(gain, s)``: the largest :math:`\Delta` and its first split point, or
+    ``(0.0, start)`` if the run holds a single value.
+    """
+    cut = np.arange(start + 1, end)
+    cut = cut[xs[cut - 1] < xs[cut]]
+    if cut.size == 0:
+        return 0.0, start
+    n_l, n_r = cut - start, end - cut
+    mu_l = (prefix[cut] - prefix[start]) / n_l
+    mu_r = (prefix[end] - prefix[cut]) / n_r
+    gain = n_l * n_r / (n_l + n_r) * (mu_l - mu_r) ** 2
+    i = int(np.argmax(gain))
+    return float(gain[i]), int(cut[i])
+
+
 def _relocate_empty(
     x: np.ndarray, c: np.ndarray, labels: np.ndarray, empty: np.ndarray
 ) -> tuple[np.ndarray, int]:
-    """Move empty centroids, one at a time, onto the worst-served weight.
+    """Give each empty centroid the best split of a cluster (see the module docstring).
 
-    Greedy farthest-first: the weight with the largest squared error to its centroid (ties: the
-    smallest value, so the choice does not depend on the order of ``x``) receives the first
-    empty centroid; errors are then lowered to the distance to that new centroid and the next
-    empty one goes to the new worst weight. Moving them all to the worst weights of one pass
-    would pile them onto one spot. Each move strictly lowers the objective; a weight already
-    exactly on a centroid is never a target. O(n) per empty cluster, which is rare.
-    Returns the re-sorted centroids and how many were moved.
+    ``labels`` is the assignment whose cluster means ``c[~empty]`` are; in 1-D each cluster is
+    a run of the sorted weights, so sorting ``x`` (stably: the result does not depend on the
+    order of ``x``, and the fast and plain paths split alike) turns the clusters into runs.
+    Greedy: each empty centroid in turn takes the right part of the best split over all runs,
+    the split run's centroid the left part's mean; the two parts' own best splits are then
+    computed, O(n) in all. Stops early if no split lowers the objective. Returns the sorted
+    centroids and how many empty ones were given a split.
     """
-    err = (x - c[labels]) ** 2
+    order = np.argsort(x, kind="stable")
+    xs, run_label = x[order], labels[order]
+    prefix = np.concatenate([[0.0], np.cumsum(xs)])
+    edges = np.concatenate([[0], np.flatnonzero(np.diff(run_label)) + 1, [xs.size]])
+    runs = [(int(a), int(e), int(run_label[a])) for a, e in zip(edges[:-1], edges[1:], strict=True)]
+    splits = [best_split(prefix, xs, a, e) for a, e, _ in runs]
     c = c.copy()
     moved = 0
     for slot in np.flatnonzero(empty):
-        worst = np.flatnonzero(err == err.max())
-        i = worst[np.argmin(x[worst])]
-        if err[i] == 0:
+        j = max(range(len(runs)), key=lambda r: splits[r][0])  # first best: deterministic
+        gain, cut = splits[j]
+        if gain <= 0:
             break
-        c[slot] = x[i]
-        np.minimum(err, (x - x[i]) ** 2, out=err)
+        a, e, owner = runs[j]
+        c[owner] = (prefix[cut] - prefix[a]) / (cut - a)
+        c[slot] = (prefix[e] - prefix[cut]) / (e - cut)
+        runs[j : j + 1] = [(a, cut, owner), (cut, e, int(slot))]
+        splits[j : j + 1] = [best_split(prefix, xs, a, cut), best_split(prefix, xs, cut, e)]
         moved += 1
     return np.sort(c), moved
 
@@ -354,4 +402,5 @@ def kmeans_1d(
         n_iter=n_iter,
         converged=converged,
         n_relocated=n_relocated,
+        n_unused=int(k - np.unique(labels).size),
     )
