@@ -90,3 +90,10 @@ def test_size_chart_draws_whatever_stages_were_measured(tmp_path, stage_bytes):
     path = report.size_chart(partial, tmp_path / "c.png")
     assert path == tmp_path / "c.png" and path.stat().st_size > 1000
     assert len(report.stage_sizes(partial)) == 2 + len(stage_bytes)
+
+
+def test_a_precision_the_model_cannot_run_is_named_with_its_reason(tmp_path):
+    other = copy.deepcopy(REPORT)
+    other["precisions_unsupported"] = {"int8": "dw1: int8 inference runs Dense, Conv2D"}
+    md = report.render_markdown(other, tmp_path / "m")
+    assert "- Not run in int8: dw1: int8 inference runs Dense, Conv2D" in md

@@ -101,6 +101,7 @@ def test_train_model_on_another_dataset(tmp_path, make_dataset):
         zoo.train_model("vgg16", folder)
 
 
+@pytest.mark.task_batchnorm_backward
 def test_every_recipe_trains_its_architecture(make_dataset, tmp_path):
     folder = make_dataset(tmp_path / "d", n_train=40, n_test=8, size=(28, 28), classes=10)
     for name in zoo.TRAINING_RECIPES:

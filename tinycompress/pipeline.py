@@ -36,7 +36,7 @@ import numpy as np
 from . import arguments, stages, timing, zoo
 from .coding import accounting, tcz
 from .energy import PRECISIONS, inference_energy
-from .errors import ConfigError, shown
+from .errors import ConfigError, UsageError, shown
 from .files import atomic_write
 from .inference.calibration import calibration_subset
 from .inference.precision import evaluate_precision
@@ -220,9 +220,13 @@ def measure(blob: bytes, original_model: Sequential, original: dict[str, Any],
     inspected = accounting.inspect_records(len(blob), decoded, meta, records)
     final = evaluate(decoded, data.X_test, data.y_test)
     calibration = calibration_subset(data.X)  # training images: the test set is only measured
-    precisions = {p: evaluate_precision(decoded, data.X_test, data.y_test, p,
-                                        calibration=calibration, weight_bytes=len(blob))
-                  for p in PRECISIONS}
+    precisions, unsupported = {}, {}
+    for p in PRECISIONS:
+        try:
+            precisions[p] = evaluate_precision(decoded, data.X_test, data.y_test, p,
+                                               calibration=calibration, weight_bytes=len(blob))
+        except UsageError as exc:  # a layer the precision does not run (int8 and depthwise)
+            unsupported[p] = str(exc)
     return {
         "compressed": {"error": final["error"], "accuracy": final["accuracy"], "n": final["n"],
                        "file_bytes": len(blob), "ratio": original["bytes"] / len(blob)},
@@ -236,6 +240,7 @@ def measure(blob: bytes, original_model: Sequential, original: dict[str, Any],
                                          skip_zeros=False).to_json(),
             "compressed": inference_energy(decoded, len(blob)).to_json()},
         "precisions": precisions,
+        "precisions_unsupported": unsupported,
     }
 
 

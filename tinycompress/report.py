@@ -173,4 +173,6 @@ def render_markdown(report: dict[str, Any], stem: Path) -> str:
               " from DRAM otherwise; activations, decoding and static power are not counted"
               " (see `tinycompress/energy.py`).", ""]
     lines += [f"- {r['assumptions']}" for r in report.get("precisions", {}).values()]
+    lines += [f"- Not run in {p}: {why}" for p, why in
+              report.get("precisions_unsupported", {}).items()]
     return "\n".join(lines)

@@ -138,7 +138,8 @@ def stage_quantize(model: Sequential, data: Data, settings: Any, spend: Budget,
     """k-means weight sharing at the given bits, or at the fewest bits within the budget."""
     if settings.bits != "auto":
         out = quantized(model, settings.bits, data, settings, progress)
-        return out, {"bits": settings.bits, "tried": []}
+        return out, {"bits": settings.bits, "tried": [],
+                     **before_finetune(model, settings.bits, data, settings)}
     error_before = evaluate(model, data.X_val, data.y_val)["error"]
     solo = allocation.solo_errors(model, data.X_val, data.y_val, init=settings.init,
                                   rng=settings.seed)
@@ -155,7 +156,17 @@ def stage_quantize(model: Sequential, data: Data, settings: Any, spend: Budget,
             break
         chosen = allocation.widen(chosen, solo)
     return out, {"bits": tried[-1]["bits"], "tried": tried,
-                 "solo_errors": {n: {str(b): e for b, e in by.items()} for n, by in solo.items()}}
+                 "solo_errors": {n: {str(b): e for b, e in by.items()} for n, by in solo.items()},
+                 **before_finetune(model, tried[-1]["bits"], data, settings)}
+
+
+def before_finetune(model: Sequential, bits: str, data: Data, settings: Any) -> dict[str, float]:
+    """Validation and test error of the chosen bits right after clustering, before the
+    centroids are fine-tuned (reported, not used to choose)."""
+    out = copy.deepcopy(model)
+    trained.quantize_model(out, bits, init=settings.init, rng=settings.seed)
+    return {"validation_error_before_finetune": evaluate(out, data.X_val, data.y_val)["error"],
+            "error_before_finetune": evaluate(out, data.X_test, data.y_test)["error"]}
 
 
 def stage_small(model: Sequential, data: Data, settings: Any, spend: Budget,

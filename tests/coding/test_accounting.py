@@ -86,6 +86,25 @@ def test_inspect_bytes_accounts_for_every_byte(version: int) -> None:
     assert report["ratio"] == report["dense_bytes"] / len(blob)
 
 
+@pytest.mark.parametrize("version", [1, 2])
+def test_byte_map_sorts_every_byte_by_what_it_holds(version: int) -> None:
+    blob = _hand_made(version)
+    kinds, report = accounting.byte_map(blob), accounting.inspect_bytes(blob)
+    assert tuple(kinds) == accounting.BYTE_KINDS and sum(kinds.values()) == len(blob)
+    tensors = {t["name"]: t for t in report["tensors"]}
+    assert kinds["header and manifest"] == report["header_and_manifest_bytes"]
+    assert kinds["small tensors"] == sum(t["bytes"] for n, t in tensors.items()
+                                         if not n.endswith("/W"))
+    assert kinds["checksums"] == (4 * len(tensors) if version == 1 else 0)
+    # fc/W's codebook holds 2 float32 values; conv/W (random values) has none
+    assert kinds["codebooks"] == 8 and tensors["conv/W"]["codebook"] == 0
+    # version 1: fc/W's gaps are Huffman coded with a table of 4 one-bit lengths, one byte;
+    # version 2 codes fc/W arithmetically, with no table
+    assert kinds["code tables"] == (1 if version == 1 else 0)
+    assert kinds["weight streams"] == sum(t["bytes"] for n, t in tensors.items()
+                                          if n.endswith("/W")) - 8 - kinds["code tables"]
+
+
 def test_format_inspect_one_line_per_layer_then_one_per_tensor() -> None:
     report = accounting.inspect_bytes(_hand_made())
     lines = accounting.format_inspect(report).splitlines()

@@ -118,3 +118,35 @@ def test_ideal_bits_by_hand() -> None:
     # a fresh context predicts 1/2; after a 0 it predicts p0 = 1.5 / 2 = 3/4
     assert arith.ideal_bits([(0, 0), (0, 0)], 1) == pytest.approx(
         -math.log2(0.5) - math.log2(3072 / 4096))
+
+
+@pytest.mark.task_arith_binary_symbol
+@pytest.mark.parametrize("depth", [1, 2, 4])
+def test_symbols_of_an_alphabet_round_trip_near_their_entropy(depth: int) -> None:
+    rng = np.random.default_rng(3)
+    p = 0.6 ** np.arange(1 << depth)
+    symbols = rng.choice(1 << depth, size=4000, p=p / p.sum()).tolist()
+    data = arith.encode_symbols(symbols, depth)
+    assert arith.decode_symbols(data, len(symbols), depth) == symbols
+    ideal = arith.ideal_bits(arith.tree_decisions(symbols, depth), 1 << depth)
+    assert ideal - 8 * 5 <= 8 * len(data) <= 1.01 * ideal + 8 * 4
+    counts = np.bincount(symbols, minlength=1 << depth)
+    q = counts[counts > 0] / len(symbols)
+    entropy = -(q * np.log2(q)).sum() * len(symbols)
+    assert 8 * len(data) < 1.03 * entropy + 200  # the tree learns the order-0 model
+    with pytest.raises(FormatError):
+        arith.decode_symbols(data + b"\x01", len(symbols), depth)
+
+
+def test_tree_decisions_by_hand() -> None:
+    assert list(arith.tree_decisions([5, 0], 3)) == [(1, 1), (3, 0), (6, 1),
+                                                     (1, 0), (2, 0), (4, 0)]
+    assert list(arith.tree_decisions([1, 0], 1)) == [(1, 1), (1, 0)]  # binary: one context
+    with pytest.raises(ValueError, match="outside 0..3"):
+        list(arith.tree_decisions([4], 2))
+
+
+@pytest.mark.task_arith_binary_symbol
+def test_a_binary_source_codes_as_the_range_coder_with_one_model() -> None:
+    bits = [0, 1, 1, 0, 0, 0, 1]
+    assert arith.encode_symbols(bits, 1) == _code(bits, [0] * len(bits), 1)

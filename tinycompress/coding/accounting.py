@@ -6,7 +6,8 @@ compression rate; and per tensor the coder the file chose (fixed width, Huffman,
 or fp16 / int8 for a small tensor) and its bits per kept weight. Here every number is read
 from the file's own bytes, through :func:`.tcz.read_records`: :func:`tensor_row` accounts for
 one tensor's section, :func:`inspect_bytes` (or :func:`inspect`, for a path) for every layer
-and the whole file, and :func:`format_inspect` prints the tables.
+and the whole file, and :func:`format_inspect` prints the tables; :func:`byte_map` sorts every
+byte of a file by what it holds.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ import numpy as np
 from ..nn.architecture import MAX_PARAMETERS
 from ..nn.model import Sequential
 from .arith_section import estimated_bits, stream_of
+from .bitio import bytes_for
 from .contexts import ContextLayout, peek_flags, scanned
 from .contexts_fast import binarise
 from .relative_index import filler_count
 from .sections import AUTO_INDEX_BITS, bit_patterns
+from .small_tensors import is_small
 from .tcz import VERSION, TensorRecord, naming, read_file, read_records
 
 
@@ -176,6 +179,43 @@ def inspect_records(file_bytes: int, model: Sequential, meta: dict[str, Any],
         "file_bytes": file_bytes, "dense_bytes": dense, "ratio": dense / file_bytes,
         "meta": meta,
     }
+
+
+BYTE_KINDS = ("header and manifest", "codebooks", "code tables", "weight streams",
+              "small tensors", "checksums")
+"""The kinds of bytes :func:`byte_map` counts, in file order."""
+
+
+def byte_map(blob: bytes, max_parameters: int = MAX_PARAMETERS) -> dict[str, int]:
+    """The bytes of a ``.tcz`` file by what they hold, one count per :data:`BYTE_KINDS`, adding
+    up to ``len(blob)``.
+
+    ``header and manifest``: everything before the first section (in version 2 with the file's
+    one checksum); ``codebooks``: the float32 codebook values of the weight tensors (not
+    ``.../b`` and the other small tensors, :func:`.small_tensors.is_small`); ``code tables``:
+    their Huffman code-length tables, each padded to whole bytes as stored; ``weight streams``:
+    the rest of their sections (codebook indices and positions as fixed-width fields, Huffman
+    or arithmetic code, and the values of tensors without a codebook); ``small tensors``: the
+    sections of biases and other small tensors, in whatever form; ``checksums``: the CRC-32
+    after each section (version 1 only).
+    """
+    records = read_records(blob, max_parameters)[2]
+    out = dict.fromkeys(BYTE_KINDS, 0)
+    for rec in records:
+        desc, size = rec.desc, len(rec.section)
+        out["checksums"] += rec.checksum_bytes
+        if is_small(rec.name):
+            out["small tensors"] += size
+            continue
+        book = 4 * desc.get("c", 0) if desc["k"] in ("d", "s", "a") else 0
+        tables = sum(bytes_for(st["a"] * st["w"]) for st in (desc.get("v"), desc.get("g"))
+                     if st is not None and "h" in st)
+        out["codebooks"] += book
+        out["code tables"] += tables
+        out["weight streams"] += size - book - tables
+    out["header and manifest"] = len(blob) - sum(len(r.section) + r.checksum_bytes
+                                                 for r in records)
+    return out
 
 
 def inspect(path: str | Path, max_parameters: int = MAX_PARAMETERS) -> dict[str, Any]:
