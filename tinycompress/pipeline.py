@@ -43,13 +43,13 @@ from .inference.precision import evaluate_precision
 from .nn import schema
 from .nn.architecture import MAX_PARAMETERS
 from .nn.checkpoint import load_model, save_model
-from .nn.data import VALIDATION, load_arrays, normalization_of
+from .nn.data import Splits, load_splits, normalization_of
 from .nn.model import Sequential
 from .nn.train import evaluate
 from .pruning import sparse
 from .quantization import trained
 from .runs import STAGE_SETTINGS, Run
-from .stages import DEFAULT_BUDGET, Budget, Data
+from .stages import DEFAULT_BUDGET, Budget
 
 
 @dataclass
@@ -128,18 +128,14 @@ def inference_times(model: Sequential, X: np.ndarray) -> dict[str, float]:
 # --------------------------------------------------------------------------------------------
 
 
-def load_data(meta: dict[str, Any], data_dir: str | None, quick: bool) -> Data:
+def load_data(meta: dict[str, Any], data_dir: str | None, quick: bool) -> Splits:
     """The train, validation and test arrays of ``data_dir``, normalised as ``meta`` records
     (in quick mode the first 2,000, 1,000 and 1,000 of them)."""
-    norm = normalization_of(meta, data_dir)
-    splits = [load_arrays(split, data_dir, norm) for split in ("train", "validation", "test")]
-    if quick:
-        splits = [(X[:n], y[:n]) for (X, y), n in zip(splits, (2000, 1000, 1000), strict=True)]
-    (X, y), (Xv, yv), (Xt, yt) = splits
-    return Data(X, y, Xv, yv, Xt, yt, {"n": len(yv), "seed": VALIDATION.seed})
+    splits = load_splits(normalization_of(meta, data_dir), data_dir)
+    return splits.head(2000, 1000, 1000) if quick else splits
 
 
-def run_stage(stage: str, model: Sequential, meta: dict[str, Any], data: Data,
+def run_stage(stage: str, model: Sequential, meta: dict[str, Any], data: Splits,
               settings: Settings, spend: Budget, progress: bool, log: Callable[[str], Any]
               ) -> tuple[Sequential, dict[str, Any]]:
     """Run one stage on ``model``: the new model and the stage's record (its results, validation
@@ -161,7 +157,7 @@ def run_stage(stage: str, model: Sequential, meta: dict[str, Any], data: Data,
 
 
 def run_stages(run_: Run, state: dict[str, Any], model: Sequential, meta: dict[str, Any],
-               data: Data, settings: Settings, spend: Budget, progress: bool,
+               data: Splits, settings: Settings, spend: Budget, progress: bool,
                log: Callable[[str], Any]) -> Sequential:
     """Prune and quantise, resuming the stages ``state`` holds; the quantised model."""
     for stage in STAGE_SETTINGS:
@@ -209,7 +205,7 @@ def formula_bytes(inspected: dict[str, Any]) -> float:
 
 
 def measure(blob: bytes, original_model: Sequential, original: dict[str, Any],
-            pruned_bytes: int, data: Data, max_parameters: int = MAX_PARAMETERS
+            pruned_bytes: int, data: Splits, max_parameters: int = MAX_PARAMETERS
             ) -> dict[str, Any]:
     """The report's measurements of the compressed model, all from the file's bytes ``blob``.
 
@@ -278,7 +274,7 @@ def run(model_arg: str, out: str | Path, settings: Settings, data_dir: str | Non
     measured["compressed"]["validation_error"] = state["stages"]["quantize"]["validation_error"]
     report = {
         "model": model_arg, "out": str(run_.out), "settings": asdict(settings),
-        "validation": data.holdout, "budget_points": settings.max_error_increase,
+        "validation": data.validation, "budget_points": settings.max_error_increase,
         "original": original, "stages": state["stages"], **measured,
         "seconds": round(time.perf_counter() - start, 1),
     }

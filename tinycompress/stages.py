@@ -12,8 +12,9 @@ The user gives a budget :math:`P` in points of validation error against the orig
   fine-tuned; a layer gets one more bit while the whole model is over budget; then the biases
   take the most compact storage (int8, fp16, fp32) within the budget (:func:`stage_small`).
 
-Every choice reads the validation split only (``Data.X_val``); each stage measures the test
-error once, after it has chosen, for the report.
+Every choice reads the validation split only (``Splits.X_val``, from
+:func:`tinycompress.nn.data.load_splits`); each stage measures the test error once, after it has
+chosen, for the report.
 """
 
 from __future__ import annotations
@@ -24,10 +25,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-import numpy as np
-
 from . import zoo
 from .coding import small_tensors
+from .nn.data import Splits
 from .nn.model import Sequential
 from .nn.train import Recipe, evaluate
 from .pruning import budget, iterative, magnitude, structured
@@ -38,20 +38,6 @@ SMALL_ORDER: tuple[str, ...] = ("int8", "fp16", "fp32")
 
 DEFAULT_BUDGET: float = 0.2
 """The default ``--max-error-increase``: 0.2 points of validation error (1 image in 500)."""
-
-
-@dataclass
-class Data:
-    """The three splits, normalised as the model was trained: train (``X``), validation and
-    test. ``holdout`` is the validation split's record (``n``, ``seed``)."""
-
-    X: np.ndarray
-    y: np.ndarray
-    X_val: np.ndarray
-    y_val: np.ndarray
-    X_test: np.ndarray
-    y_test: np.ndarray
-    holdout: dict[str, int]
 
 
 @dataclass
@@ -89,7 +75,7 @@ def retrain_recipe(meta: dict[str, Any], settings: Any, n: int) -> Recipe:
                   else settings.retrain_shift)
 
 
-def stage_prune(model: Sequential, meta: dict[str, Any], data: Data, settings: Any,
+def stage_prune(model: Sequential, meta: dict[str, Any], data: Splits, settings: Any,
                 spend: Budget, progress: bool, log: Callable[[str], Any]) -> dict[str, Any]:
     """Prune within ``prune_share`` of the budget (or by named recipes), then remove dead units."""
     if settings.prune_recipes:
@@ -120,7 +106,7 @@ def stage_prune(model: Sequential, meta: dict[str, Any], data: Data, settings: A
             "removed_units": cleaned.to_json()}
 
 
-def quantized(model: Sequential, bits: str, data: Data, settings: Any,
+def quantized(model: Sequential, bits: str, data: Splits, settings: Any,
               progress: bool) -> Sequential:
     """A copy of ``model`` shared at ``bits``, its centroids fine-tuned on the training split."""
     out = copy.deepcopy(model)
@@ -133,7 +119,7 @@ def quantized(model: Sequential, bits: str, data: Data, settings: Any,
     return out
 
 
-def stage_quantize(model: Sequential, data: Data, settings: Any, spend: Budget,
+def stage_quantize(model: Sequential, data: Splits, settings: Any, spend: Budget,
                    progress: bool, log: Callable[[str], Any]) -> tuple[Sequential, dict]:
     """k-means weight sharing at the given bits, or at the fewest bits within the budget."""
     if settings.bits != "auto":
@@ -160,7 +146,7 @@ def stage_quantize(model: Sequential, data: Data, settings: Any, spend: Budget,
                  **before_finetune(model, tried[-1]["bits"], data, settings)}
 
 
-def before_finetune(model: Sequential, bits: str, data: Data, settings: Any) -> dict[str, float]:
+def before_finetune(model: Sequential, bits: str, data: Splits, settings: Any) -> dict[str, float]:
     """Validation and test error of the chosen bits right after clustering, before the
     centroids are fine-tuned (reported, not used to choose)."""
     out = copy.deepcopy(model)
@@ -169,7 +155,7 @@ def before_finetune(model: Sequential, bits: str, data: Data, settings: Any) -> 
             "error_before_finetune": evaluate(out, data.X_test, data.y_test)["error"]}
 
 
-def stage_small(model: Sequential, data: Data, settings: Any, spend: Budget,
+def stage_small(model: Sequential, data: Splits, settings: Any, spend: Budget,
                 log: Callable[[str], Any]) -> tuple[Sequential, dict[str, Any]]:
     """The biases (and other small tensors) as the file will store them: the most compact of
     int8, fp16 and fp32 whose validation error stays within the budget, unless ``small`` names
@@ -185,7 +171,7 @@ def stage_small(model: Sequential, data: Data, settings: Any, spend: Budget,
     return stored, {"small": small, "small_tried": tried}
 
 
-def record(info: dict[str, Any], model: Sequential, data: Data) -> dict[str, Any]:
+def record(info: dict[str, Any], model: Sequential, data: Splits) -> dict[str, Any]:
     """A stage's record gains its validation error (which chose) and test error (reported)."""
     return {**info, "validation_error": evaluate(model, data.X_val, data.y_val)["error"],
             "error": evaluate(model, data.X_test, data.y_test)["error"]}

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from tinycompress.experiments import pruning_results
-from tinycompress.experiments.results import load_splits, results_path
+from tinycompress.experiments.results import results_path
 from tinycompress.nn.checkpoint import save_model
-from tinycompress.nn.data import Normalization, load_split
+from tinycompress.nn.data import Normalization, load_split, load_splits
 from tinycompress.nn.train import Recipe, evaluate
 from tinycompress.pruning import iterative
 

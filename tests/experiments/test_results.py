@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
-from tinycompress.experiments.results import load_splits, results_path, write_results
-from tinycompress.nn.data import VALIDATION, Normalization, data_dir, load_split
+from tinycompress.experiments.results import results_path, write_results
+from tinycompress.nn.data import VALIDATION, data_dir
 
 
 def test_results_live_in_the_data_folder(tmp_path, monkeypatch) -> None:
@@ -43,16 +42,3 @@ def test_shipped_results_record_the_validation_split(name, parts) -> None:
         assert (doc[part] if part else doc)["validation"] == VALIDATION.to_json(60_000)
 
 
-def test_load_splits_are_the_three_disjoint_splits(tmp_path, make_dataset) -> None:
-    folder = make_dataset(tmp_path / "d", n_train=40, n_test=7)
-    norm = Normalization.fit(load_split("train", folder).images)
-    s = load_splits(norm, folder)
-    assert (len(s.y), len(s.y_val), len(s.y_test)) == (36, 4, 7)
-    assert s.validation == {"n": 4, "seed": 0}
-    for split, X, y in (("train", s.X, s.y), ("validation", s.X_val, s.y_val),
-                        ("test", s.X_test, s.y_test)):
-        raw = load_split(split, folder)
-        np.testing.assert_array_equal(X, norm(raw.images))
-        np.testing.assert_array_equal(y, raw.labels)
-    train_rows = {x.tobytes() for x in s.X}
-    assert train_rows.isdisjoint(x.tobytes() for x in s.X_val)

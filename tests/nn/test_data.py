@@ -238,3 +238,22 @@ def test_a_training_file_too_small_for_a_validation_split_is_refused(tmp_path, m
         data.load_split("validation", folder)
     assert len(data.load_split("train", folder).labels) == 9  # nothing held out
     assert len(data.load_split("validation", make_dataset(tmp_path / "e", n_train=10)).labels) == 1
+
+
+def test_load_splits_are_the_three_disjoint_splits(tmp_path, make_dataset) -> None:
+    folder = make_dataset(tmp_path / "d", n_train=40, n_test=7)
+    norm = data.Normalization.fit(data.load_split("train", folder).images)
+    s = data.load_splits(norm, folder)
+    assert (len(s.y), len(s.y_val), len(s.y_test)) == (36, 4, 7)
+    assert s.validation == {"n": 4, "seed": 0}
+    for split, X, y in (("train", s.X, s.y), ("validation", s.X_val, s.y_val),
+                        ("test", s.X_test, s.y_test)):
+        raw = data.load_split(split, folder)
+        np.testing.assert_array_equal(X, norm(raw.images))
+        np.testing.assert_array_equal(y, raw.labels)
+    train_rows = {x.tobytes() for x in s.X}
+    assert train_rows.isdisjoint(x.tobytes() for x in s.X_val)
+    quick = s.head(30, 2, 5)
+    assert (len(quick.y), len(quick.y_val), len(quick.y_test)) == (30, 2, 5)
+    assert quick.validation == {"n": 2, "seed": 0}
+    np.testing.assert_array_equal(quick.X_val, s.X_val[:2])

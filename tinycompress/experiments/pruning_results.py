@@ -54,11 +54,11 @@ import numpy as np
 
 from .. import timing, zoo
 from ..nn.checkpoint import load_model, save_model
-from ..nn.data import data_dir, normalization_of
+from ..nn.data import Splits, data_dir, load_splits, normalization_of
 from ..nn.model import Sequential
 from ..nn.train import Recipe, evaluate
 from ..pruning import filters, iterative
-from .results import Splits, load_splits, results_path, write_results
+from .results import results_path, write_results
 
 SWEEP = [0.0, 0.5, 0.7, 0.8, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99]
 """Sparsities of the weight-sensitivity curves."""

@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from .. import zoo
-from ..nn.data import normalization_of
+from ..nn.data import Splits, load_splits, normalization_of
 from ..nn.model import Sequential
 from ..nn.train import EpochStats, evaluate
 from ..quantization.kmeans import INITS
@@ -58,7 +58,7 @@ from ..quantization.trained import (
     shared_constraints,
 )
 from ..quantization.uniform import float16_roundtrip, linear_quantize
-from .results import Splits, load_splits, results_path, write_results
+from .results import results_path, write_results
 
 Loader = Callable[[], Sequential]
 
@@ -249,7 +249,7 @@ def run(model: str = "lenet-300-100", bits: int = 2, epochs: int = 3,
     bits, epochs, batch_size : the clustering's bits; the ablation's fine-tuning (the sweep
         fine-tunes one epoch).
     folder : the dataset (default: the shipped MNIST), unless ``splits`` are given.
-    splits : the arrays to use (default: :func:`~.results.load_splits` of ``folder``).
+    splits : the arrays to use (default: :func:`~tinycompress.nn.data.load_splits` of ``folder``).
     grid : the learning rates tried per mode.
     log : called with one line per finished stage.
 

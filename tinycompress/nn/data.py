@@ -325,6 +325,47 @@ def load_arrays(
     return norm(images), labels
 
 
+@dataclass(frozen=True)
+class Splits:
+    """A dataset's three splits, normalised: train on ``X, y``, choose on ``X_val, y_val``,
+    report on ``X_test, y_test``. ``validation`` is the record of the held-out split,
+    ``{"n", "seed"}``, that every results file carries."""
+
+    X: np.ndarray
+    y: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    validation: dict[str, int]
+
+    def head(self, n_train: int, n_val: int, n_test: int) -> Splits:
+        """The first images of each split (a quick run); ``validation`` counts what is kept."""
+        return Splits(self.X[:n_train], self.y[:n_train], self.X_val[:n_val],
+                      self.y_val[:n_val], self.X_test[:n_test], self.y_test[:n_test],
+                      {**self.validation, "n": len(self.y_val[:n_val])})
+
+
+def load_splits(norm: Normalization, folder: str | Path | None = None) -> Splits:
+    """The ``"train"``, ``"validation"`` and ``"test"`` arrays of ``folder`` (default: the
+    shipped MNIST), normalised by ``norm``, with the validation split's record.
+
+    Parameters
+    ----------
+    norm : the input normalisation of the model the splits are fed to.
+    folder : a dataset in MNIST's IDX layout.
+
+    Returns
+    -------
+    The :class:`Splits`; ``validation`` is
+    ``VALIDATION.to_json(total)``, ``total`` the number of images in the training file.
+    """
+    X, y = load_arrays("train", folder, norm)
+    X_val, y_val = load_arrays("validation", folder, norm)
+    X_test, y_test = load_arrays("test", folder, norm)
+    return Splits(X, y, X_val, y_val, X_test, y_test, VALIDATION.to_json(len(y) + len(y_val)))
+
+
 def random_shift(x: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.ndarray:
     """Translate each image by an independent integer offset in [-max_shift, max_shift]^2.
 
