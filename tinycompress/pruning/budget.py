@@ -185,13 +185,14 @@ def prune_within_budget(
     its masks installed.
     """
     masks_from_zeros(model)
-    e0 = evaluate(model, X_val, y_val)["error"] if base_error is None else base_error
+    now = evaluate(model, X_val, y_val)["error"]
+    e0 = now if base_error is None else base_error
     n = min(schedule.sensitivity_n, len(X_val))
     base_acc = evaluate(model, X_val[:n], y_val[:n])["accuracy"]
     curves = sensitivity(model, X_val[:n], y_val[:n], SWEEP)
     weights = {lay.name: lay.params["W"].size for lay in prunable_layers(model)}
     rounds: list[BudgetRound] = []
-    step, left = schedule.step, budget - max(evaluate(model, X_val, y_val)["error"] - e0, 0.0)
+    step, left = schedule.step, budget - max(now - e0, 0.0)
     for r in range(1, schedule.max_rounds + 1):
         before, kept_now = snapshot(model), kept_fraction(model)
         aim = kept_now * step
