@@ -1,6 +1,6 @@
 """What the commands and the settings file accept: each value's type and range, stated once.
 
-A flag such as ``--sparsity`` and a settings field such as ``target_kept`` take values of one
+A flag such as ``--sparsity`` and a settings field such as ``max_error_increase`` take values of one
 *kind*, a checker of :mod:`tinycompress.nn.schema`: an integer is an ``int`` (never a float or
 a bool), a real number is finite, and each kind has its range. The command line turns a kind
 into an argparse ``type=`` with :func:`flag`, so a bad value is one line naming the flag and
