@@ -99,3 +99,39 @@ def test_assumptions_print_the_prices_they_use_and_bad_precisions_are_refused() 
         energy.precision_energy(model, "int4")
     with pytest.raises(UsageError, match="unknown precision"):
         energy.stored_weight_bytes(model, "bf16")
+
+
+def test_sram_reads_are_priced_by_the_size_of_the_sram() -> None:
+    # Horowitz's 64-bit reads: 8 KB 10 pJ, 32 KB 20 pJ, 1 MB 100 pJ; a 32-bit word is half
+    assert energy.sram_read32_pj(8 * 1024) == PJ_45NM["sram_read32"] == 5.0
+    assert energy.sram_read32_pj(8 * 1024 + 1) == 10.0
+    assert energy.sram_read32_pj(energy.DEFAULT_SRAM_BYTES) == 50.0  # 512 KiB: the 1 MB row
+    table = energy.sized_sram_table()
+    assert table["sram_read32"] == 50.0 and table["dram_read32"] == PJ_45NM["dram_read32"]
+    assert PJ_45NM["sram_read32"] == 5.0  # the shared table is not changed
+    for bad in (0, 2 * 1024 * 1024):
+        with pytest.raises(UsageError, match="no SRAM read energy"):
+            energy.sram_read32_pj(bad)
+
+
+@pytest.mark.task_inference_energy
+def test_a_larger_sram_costs_an_on_chip_model_ten_times_the_reads() -> None:
+    model = zoo.build("lenet-300-100")
+    small, large = (inference_energy(model, 16_000, table=t)
+                    for t in (PJ_45NM, energy.sized_sram_table()))
+    assert small.on_chip and large.on_chip
+    assert large.memory_pj == 10 * small.memory_pj == 4_000 * 50.0
+    assert large.compute_pj == small.compute_pj
+    off_chip = inference_energy(model, 4 * model.num_params(), table=energy.sized_sram_table())
+    assert off_chip.memory_pj == 266_610 * PJ_45NM["dram_read32"]  # DRAM is priced as before
+
+
+@pytest.mark.task_inference_energy
+def test_counted_energy_is_inference_energy_from_counts() -> None:
+    model = zoo.build("lenet5")
+    for nbytes in (30_001, 4 * model.num_params()):
+        e = inference_energy(model, nbytes, skip_zeros=False)
+        assert energy.counted_energy(model.multadds(), nbytes) == e
+    vgg = energy.counted_energy(15_470_264_320, 553_376_512)  # VGG-16 dense, from DRAM
+    assert not vgg.on_chip and vgg.memory_pj == 553_376_512 / 4 * 640.0
+    assert vgg.compute_pj == pytest.approx(15_470_264_320 * 4.6)

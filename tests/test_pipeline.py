@@ -40,6 +40,8 @@ def quick_run(tmp_path_factory):
 
 
 @pytest.mark.task_magnitude_prune
+@pytest.mark.task_lower_hull
+@pytest.mark.task_fold_dead_units
 @pytest.mark.task_centroid_grad
 @pytest.mark.task_inference_energy
 @pytest.mark.task_requantize
@@ -58,6 +60,8 @@ def test_quick_run_writes_file_report_and_figures(quick_run):
 
 
 @pytest.mark.task_magnitude_prune
+@pytest.mark.task_lower_hull
+@pytest.mark.task_fold_dead_units
 @pytest.mark.task_centroid_grad
 @pytest.mark.task_inference_energy
 @pytest.mark.task_requantize
@@ -75,6 +79,8 @@ def test_reported_error_is_the_decoded_files(quick_run):
 
 
 @pytest.mark.task_magnitude_prune
+@pytest.mark.task_lower_hull
+@pytest.mark.task_fold_dead_units
 @pytest.mark.task_centroid_grad
 @pytest.mark.task_inference_energy
 @pytest.mark.task_requantize
@@ -90,6 +96,8 @@ def test_rerun_resumes_finished_stages(quick_run):
 
 
 @pytest.mark.task_magnitude_prune
+@pytest.mark.task_lower_hull
+@pytest.mark.task_fold_dead_units
 @pytest.mark.task_centroid_grad
 @pytest.mark.task_inference_energy
 @pytest.mark.task_requantize
@@ -124,6 +132,8 @@ def test_config_file_overrides_and_rejects_unknown_keys(tmp_path):
 
 
 @pytest.mark.task_magnitude_prune
+@pytest.mark.task_lower_hull
+@pytest.mark.task_fold_dead_units
 @pytest.mark.task_centroid_grad
 @pytest.mark.task_inference_energy
 @pytest.mark.task_requantize
@@ -157,6 +167,8 @@ def test_a_config_at_the_edges_of_the_ranges_is_accepted(tmp_path):
 
 
 @pytest.mark.task_magnitude_prune
+@pytest.mark.task_lower_hull
+@pytest.mark.task_fold_dead_units
 @pytest.mark.task_centroid_grad
 @pytest.mark.task_inference_energy
 @pytest.mark.task_requantize

@@ -27,3 +27,11 @@ def test_best_time_calls_the_function_at_least_repeat_times(repeat):
     calls = []
     timing.best_time(lambda: calls.append(1), repeat=repeat, min_seconds=0.0)
     assert len(calls) == repeat
+
+
+def test_batch_times_keeps_every_batch_in_order_and_best_time_is_their_minimum():
+    ticks = [0.0, 3.0, 10.0, 11.0, 20.0, 22.0]
+    times = timing.batch_times(lambda: None, repeat=3, min_seconds=0.0, clock=iter(ticks).__next__)
+    assert times == [3.0, 1.0, 2.0]
+    assert timing.best_time(lambda: None, repeat=3, min_seconds=0.0,
+                            clock=iter(ticks).__next__) == min(times)

@@ -21,7 +21,12 @@ counts the operations it executes (:data:`OPERATIONS`): float16 multiplies with 
 accumulation, int8 multiplies with int32 accumulation plus a requantisation per output, or a
 codebook's additions and few multiplies. A weight stored in fewer bits is read in fewer words
 (:func:`stored_weight_bytes`): memory is charged by the bit, 5 pJ or 640 pJ per 32 of them.
-:func:`inference_energy` is the float32 case.
+:func:`inference_energy` is the float32 case; :func:`counted_energy` the same from counts alone.
+
+**The SRAM's size.** 5 pJ per 32-bit read is Horowitz's figure for an 8 KB SRAM; his 64-bit
+reads cost 10 pJ at 8 KB, 20 pJ at 32 KB and 100 pJ at 1 MB (:data:`SRAM_READ64_PJ`), so a
+512 KiB buffer costs about 50 pJ per 32-bit word. :func:`sized_sram_table` prices the SRAM by
+its size; with the default table an on-chip model's memory energy is a lower bound.
 """
 
 from __future__ import annotations
@@ -42,6 +47,12 @@ integer adds and multiplies by operand width, and reads of a 32-bit word from SR
 
 DEFAULT_SRAM_BYTES = 512 * 1024
 """On-chip SRAM budget for weights: 512 KiB, a typical mobile accelerator's buffer."""
+
+SRAM_READ64_PJ: dict[int, float] = {8 * 1024: 10.0, 32 * 1024: 20.0, 1024 * 1024: 100.0}
+"""Horowitz 2014 (45 nm): picojoules of one 64-bit read from an SRAM of 8 KB, 32 KB and 1 MB.
+Han et al.'s 5 pJ per 32-bit word (``PJ_45NM["sram_read32"]``) is half the 8 KB row: the price
+of a *small* SRAM, so charging it for a 512 KiB budget makes an on-chip model's memory energy
+a lower bound (and the energy saved by fitting on chip an upper bound)."""
 
 
 class _Picojoules:
@@ -106,6 +117,48 @@ def inference_energy(
     compute = macs * (table["fmul32"] + table["fadd32"])
     # END SOLUTION
     return Energy(macs, words, on_chip, compute, words * read)
+
+
+def sram_read32_pj(sram_bytes: int) -> float:
+    """Picojoules of a 32-bit read from an SRAM of ``sram_bytes``.
+
+    Half of Horowitz's 64-bit read (:data:`SRAM_READ64_PJ`) for the smallest listed SRAM that
+    holds ``sram_bytes``: 5 pJ up to 8 KB, 10 pJ up to 32 KB, 50 pJ up to 1 MB (so 50 pJ for the
+    512 KiB default budget, ten times the 5 pJ of :data:`PJ_45NM`). Sizes above 1 MB, which the
+    table does not price, and non-positive sizes are :class:`UsageError`.
+    """
+    for size, pj in sorted(SRAM_READ64_PJ.items()):
+        if 0 < sram_bytes <= size:
+            return pj / 2
+    raise UsageError(f"no SRAM read energy for {sram_bytes:,} bytes: Horowitz's table prices "
+                     f"SRAMs of 1 to {max(SRAM_READ64_PJ):,} bytes")
+
+
+def sized_sram_table(sram_bytes: int = DEFAULT_SRAM_BYTES,
+                     table: dict[str, float] = PJ_45NM) -> dict[str, float]:
+    """``table`` with its 32-bit SRAM read priced for an SRAM of ``sram_bytes``
+    (:func:`sram_read32_pj`); pass it as ``table=`` to any energy function here."""
+    return {**table, "sram_read32": sram_read32_pj(sram_bytes)}
+
+
+def weight_reads(model_bytes: int, sram_bytes: int = DEFAULT_SRAM_BYTES,
+                 table: dict[str, float] = PJ_45NM) -> tuple[int, bool, float]:
+    """``(words, on_chip, pJ)`` of reading ``model_bytes`` of weights once: ``ceil(bytes / 4)``
+    32-bit words, from SRAM (``table["sram_read32"]`` each) if they fit ``sram_bytes``, else
+    from DRAM (``table["dram_read32"]``)."""
+    words = -(-int(model_bytes) // 4)
+    on_chip = model_bytes <= sram_bytes
+    return words, on_chip, words * table["sram_read32" if on_chip else "dram_read32"]
+
+
+def counted_energy(multadds: int, model_bytes: int, sram_bytes: int = DEFAULT_SRAM_BYTES,
+                   table: dict[str, float] = PJ_45NM) -> Energy:
+    """:func:`inference_energy` from the counts alone, for a model counted by shape (VGG-16,
+    whose weights are never allocated): ``multadds`` float32 MultAdds (3.7 + 0.9 pJ each) and
+    ``model_bytes`` of weights read once (:func:`weight_reads`)."""
+    words, on_chip, memory = weight_reads(model_bytes, sram_bytes, table)
+    return Energy(int(multadds), words, on_chip,
+                  multadds * (table["fmul32"] + table["fadd32"]), memory)
 
 
 # --------------------------------------------------------------------------------------------
@@ -235,10 +288,9 @@ def precision_energy(
     """
     ops = operation_counts(model, precision, skip_zeros)
     nbytes = stored_weight_bytes(model, precision) if weight_bytes is None else int(weight_bytes)
-    fits = nbytes <= sram_bytes
-    per_word = table["sram_read32"] if fits else table["dram_read32"]
+    _, fits, memory = weight_reads(nbytes, sram_bytes, table)
     compute = sum(count * table[op] for op, count in ops.items())
-    return PrecisionEnergy(precision, ops, nbytes, fits, compute, math.ceil(nbytes / 4) * per_word)
+    return PrecisionEnergy(precision, ops, nbytes, fits, compute, memory)
 
 
 def assumptions(precision: str, table: dict[str, float] = PJ_45NM) -> str:

@@ -10,6 +10,8 @@ from tinycompress.coding import tcz
 
 
 @pytest.mark.task_magnitude_prune
+@pytest.mark.task_lower_hull
+@pytest.mark.task_fold_dead_units
 @pytest.mark.task_centroid_grad
 @pytest.mark.task_inference_energy
 @pytest.mark.task_requantize

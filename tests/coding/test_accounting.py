@@ -169,3 +169,46 @@ def test_cli_encode_inspect_decode(tmp_path: Path,
     out.write_bytes(out.read_bytes()[:-10])
     bad = _cli("inspect", str(out))
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+# --- what entropy coding saves ------------------------------------------------------------------
+def test_huffman_savings_from_the_files_rows() -> None:
+    report = accounting.inspect_bytes(_hand_made())
+    rows = accounting.huffman_savings(report["layers"])
+    # conv/W (random values) is stored raw and bn has no weights: only the sparse fc is kept
+    assert [r["name"] for r in rows] == ["fc"]
+    fc = rows[0]
+    # 1-bit values and 4-bit gaps fixed; one bit each after Huffman (test_tensor_row_by_hand)
+    assert (fc["weight_bits"], fc["index_bits"], fc["bits_before"]) == (1, 4, 5)
+    assert (fc["weight_bits_huffman"], fc["index_bits_huffman"], fc["bits_after"]) == (
+        1.0, 1.0, 2.0)
+    assert fc["saved"] == pytest.approx(1 - 2 / 5)
+
+
+def test_huffman_savings_skips_rows_it_cannot_account() -> None:
+    widths = {"weight_bits": 5, "weight_bits_huffman": 3.5, "index_bits": 5,
+              "index_bits_huffman": 6.5}
+    layers = [{"name": "bn", "bytes": 40},                                   # no weights
+              {"name": "fc0", "layout": "dense", **widths},                  # not sparse
+              {"name": "fc1", "layout": "sparse", **widths},
+              {"name": "fc2", "layout": "sparse", "weight_bits": 4},         # keys missing
+              {"name": "fc3", "layout": "sparse", **widths, "index_bits": 0,
+               "weight_bits": 0, "weight_bits_huffman": 0.0, "index_bits_huffman": 0.0}]
+    rows = accounting.huffman_savings(layers)
+    assert [r["name"] for r in rows] == ["fc1", "fc3"]
+    assert (rows[0]["bits_before"], rows[0]["bits_after"], rows[0]["saved"]) == (10, 10.0, 0.0)
+    assert rows[1]["saved"] == 0.0  # nothing stored: nothing saved, no division by zero
+    worse = accounting.huffman_savings([{"name": "x", "layout": "sparse", **widths,
+                                         "index_bits_huffman": 7.5}])
+    assert worse[0]["saved"] == pytest.approx(-0.1)  # coding can lengthen the entries
+
+
+def test_savings_markdown_one_line_per_row() -> None:
+    rows = [{"name": "fc1", "weight_bits": 4, "weight_bits_huffman": 2.784,
+             "index_bits": 9, "index_bits_huffman": 4.916, "bits_before": 13,
+             "bits_after": 7.7, "saved": 1 - 7.7 / 13}]
+    lines = accounting.savings_markdown(rows, label="Layer").splitlines()
+    assert lines[0].startswith("| Layer | weight bits P+Q → P+Q+H |")
+    assert lines[1] == "|---|---|---|---|"
+    assert lines[2] == "| fc1 | 4 → 2.78 | 9 → 4.92 | 5.30 of 13 (41%) |"
+    assert len(accounting.savings_markdown([]).splitlines()) == 2  # the header alone

@@ -13,6 +13,7 @@ from tinycompress.inference.calibration import (
     activation_ranges,
     calibration_images,
     calibration_subset,
+    levels,
 )
 from tinycompress.nn.data import Normalization, load_arrays, load_split
 
@@ -35,6 +36,18 @@ def test_relu_outputs_need_no_zero_point_and_values_out_of_range_saturate() -> N
     assert q.zero_point == 0 and q.scale == pytest.approx(0.02)
     assert q.quantize(np.array([-1.0, 0.0, 5.1, 100.0])).tolist() == [0, 0, 255, 255]
     assert QParams.from_range(0.0, 0.0) == QParams(1.0, 0)
+
+
+def test_narrower_activations_cut_the_same_range_into_fewer_steps() -> None:
+    wide, narrow = QParams.from_range(-1.0, 3.0), QParams.from_range(-1.0, 3.0, levels(4))
+    assert narrow.qmax == 15 and narrow.scale == pytest.approx(wide.scale * 255 / 15)
+    assert narrow.real_range == pytest.approx((-1.0, 3.0), abs=narrow.scale / 2)
+    assert narrow.quantize(np.array([-5.0, 0.0, 3.0, 9.0])).tolist() == [0, 4, 15, 15]
+    assert narrow.dequantize(narrow.quantize(np.zeros(1)))[0] == 0.0
+    assert [levels(b) for b in (1, 2, 8)] == [1, 3, 255]
+    for bad in (0, 9, 2.0, True):
+        with pytest.raises(UsageError, match="1 to 8 bits"):
+            levels(bad)
 
 
 def test_activation_ranges_are_the_extremes_of_every_layer_output(tiny_net, tiny_batch) -> None:

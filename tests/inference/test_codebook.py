@@ -80,6 +80,8 @@ def test_codebook_model_runs_conv_and_dense_layers_like_the_model(pruned_quantis
     conv2 = rows[1]
     W = model.layer("conv2").params["W"]
     assert conv2["dense"] == W.size * 8 * 8 and conv2["sparse"] == np.count_nonzero(W) * 64
+    assert conv2["outputs"] == 50 * 64
+    assert rows[2]["outputs"] == model.layer("fc1").params["W"].shape[1]
     groups = cm.matrices["conv2"].groups
     assert conv2["codebook_mults"] == groups * 64 <= 50 * 8 * 64  # at most 8 centroids a row
     totals = codebook_counts(model)

@@ -16,6 +16,7 @@ from tinycompress.inference.fixedpoint import (
     quantize_multiplier,
     quantize_per_channel,
     requantize,
+    weight_levels,
 )
 
 
@@ -29,6 +30,19 @@ def test_per_channel_weights_use_the_whole_int8_range_of_each_row() -> None:
     assert np.all(np.abs(A - scale[:, None] * q) <= scale[:, None] / 2 * (1 + 1e-12))
     with pytest.raises(UsageError, match="matrix"):
         quantize_per_channel(np.ones(3))
+
+
+@pytest.mark.parametrize("bits", [2, 4, 8])
+def test_narrower_weights_are_symmetric_on_fewer_levels(bits: int) -> None:
+    A = np.random.default_rng(1).standard_normal((5, 30))
+    qmax = weight_levels(bits)
+    assert qmax == {2: 1, 4: 7, 8: 127}[bits]
+    q, scale = quantize_per_channel(A, qmax)
+    assert np.abs(q).max(axis=1).tolist() == [qmax] * 5
+    assert np.all(np.abs(A - scale[:, None] * q) <= scale[:, None] / 2 * (1 + 1e-12))
+    for bad in (1, 9, 4.0):
+        with pytest.raises(UsageError, match="2 to 8 bits"):
+            weight_levels(bad)
 
 
 @pytest.mark.parametrize("M", [0.9999999999, 0.5, 0.3292, 2.947, 3e-4, 1e-7, 1e-11, 1e-14])

@@ -44,6 +44,34 @@ def test_fast_path_equals_the_int64_reference_and_tracks_the_float_model(tiny_ne
     assert int_model.ops[0].relu and int_model.ops[0].q_out.zero_point == 0
 
 
+@pytest.mark.task_requantize
+def test_narrower_layers_stay_in_their_levels_and_fast_still_equals_exact(tiny_net) -> None:
+    model = tiny_net()
+    rng = np.random.default_rng(7)
+    calibration = rng.standard_normal((200, *model.input_shape)).astype(np.float32)
+    x = calibration[:64]
+    default = compile_int8(model, calibration)
+    eight = compile_int8(model, calibration, weight_bits={"fc1": 8},
+                         activation_bits={"conv1": 8})
+    assert np.array_equal(default.forward(x), eight.forward(x))
+    narrow = compile_int8(model, calibration, weight_bits={"conv1": 3, "fc1": 4},
+                          activation_bits={"conv1": 4, "fc2": 6})
+    conv1, fc1, fc2 = narrow.linear_ops()
+    assert np.abs(conv1.weights).max() == 3 and np.abs(fc1.weights).max() == 7
+    assert np.abs(fc2.weights).max() == 127  # not named: 8 bits
+    assert conv1.q_out.qmax == 15 and fc1.q_in.qmax == 15 and fc2.q_out.qmax == 63
+    assert narrow.forward(x).max() <= 63
+    assert np.array_equal(narrow.forward(x), narrow.forward(x, exact=True))
+    logits = model.forward(x)
+    def off(m):
+        return np.abs(m.logits(x) - logits).mean()
+    assert off(narrow) > 2 * off(default)  # fewer levels, larger rounding errors
+    with pytest.raises(UsageError, match="not weight layers"):
+        compile_int8(model, calibration, weight_bits={"r1": 4})
+    with pytest.raises(UsageError, match="1 to 8 bits"):
+        compile_int8(model, calibration, activation_bits={"fc2": 9})
+
+
 def test_rows_report_the_bound_the_carrier_and_the_multipliers(tiny_net) -> None:
     int_model, _, _ = _calibrated(tiny_net())
     rows = int_model.rows()

@@ -21,6 +21,7 @@ def test_drop_curve_is_the_running_maximum_of_the_drop():
     assert np.all(np.diff(drops) > 0)  # strictly increasing: s(d) has no jump
 
 
+@pytest.mark.task_lower_hull
 def test_the_lower_hull_skips_points_above_the_chords():
     s = np.array([0.0, 0.5, 0.8, 0.9, 0.95])
     d = np.array([0.0, 0.1, 0.1, 0.3, 0.31])
@@ -29,6 +30,7 @@ def test_the_lower_hull_skips_points_above_the_chords():
     assert costs == sorted(costs)  # a hull gets steeper: a layer's segments come in order
 
 
+@pytest.mark.task_lower_hull
 def test_allocation_prunes_where_a_removed_weight_costs_least():
     curves = {"big": [0.99, 0.98, 0.97, 0.9], "small": [0.99, 0.985, 0.98, 0.97]}
     s = budget.allocate(curves, SWEEP, 0.99, {"big": 9000, "small": 100}, 0.5)
@@ -45,6 +47,7 @@ def kept_of(s):
     return sum(WEIGHTS[n] * (1 - v) for n, v in s.items()) / sum(WEIGHTS.values())
 
 
+@pytest.mark.task_lower_hull
 @pytest.mark.parametrize("kept", [0.9, 0.5, 0.3, 0.2])
 def test_allocation_keeps_the_asked_fraction_and_prunes_the_robust_layer_harder(kept):
     s = budget.allocate(CURVES, SWEEP, 0.99, WEIGHTS, kept)
@@ -52,6 +55,7 @@ def test_allocation_keeps_the_asked_fraction_and_prunes_the_robust_layer_harder(
     assert s["big"] > s["small"]
 
 
+@pytest.mark.task_lower_hull
 @pytest.mark.parametrize("kept", [0.6, 0.45, 0.3])
 def test_allocation_hits_its_target_across_flat_stretches_of_a_curve(kept):
     curves = {"big": [0.99, 0.97, 0.97, 0.97], "small": [0.99, 0.97, 0.97, 0.5]}
@@ -59,6 +63,7 @@ def test_allocation_hits_its_target_across_flat_stretches_of_a_curve(kept):
     assert kept_of(s) == pytest.approx(kept, abs=1e-6)
 
 
+@pytest.mark.task_lower_hull
 def test_allocation_never_makes_a_layer_denser_and_stops_at_the_sweep_end():
     s = budget.allocate(CURVES, SWEEP, 0.99, WEIGHTS, 0.3, floor={"small": 0.7})
     assert s["small"] >= 0.7 and kept_of(s) == pytest.approx(0.3, abs=1e-6)
@@ -82,6 +87,7 @@ def trained_mlp():
     return model, (X, y), blobs(600, 2)
 
 
+@pytest.mark.task_lower_hull
 @pytest.mark.task_magnitude_prune
 @pytest.mark.parametrize("points", [0.0, 0.5, 3.0])
 def test_the_budget_is_respected_on_the_validation_split(trained_mlp, points):

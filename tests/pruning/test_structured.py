@@ -62,6 +62,7 @@ def randomise(bn, rng, beta=None):
         bn.params["beta"][...] = beta
 
 
+@pytest.mark.task_fold_dead_units
 @pytest.mark.parametrize("relu", [True, False])
 def test_dense_chain_both_kinds_of_dead_unit(relu):
     model = mlp(relu)
@@ -104,6 +105,7 @@ def dead_lenet5():
     return model
 
 
+@pytest.mark.task_fold_dead_units
 def test_conv_flatten_dense_like_lenet5():
     model = dead_lenet5()
     out, report = cleaned(model, x_for(model))
@@ -115,6 +117,7 @@ def test_conv_flatten_dense_like_lenet5():
     assert out.shapes()[-1] == (3,)
 
 
+@pytest.mark.task_fold_dead_units
 def test_dead_units_of_lenet5_itself():
     """The zoo's LeNet-5 (28x28, conv 20 and 50): the empty filters fold through pool2 and
     Flatten's 4x4 rows per channel."""
@@ -127,6 +130,7 @@ def test_dead_units_of_lenet5_itself():
     assert out.layer("fc1").params["W"].shape == (47 * 16, 498)
 
 
+@pytest.mark.task_fold_dead_units
 def test_batchnorm_between_and_after():
     rng = np.random.default_rng(0)
     model = f64([Conv2D(2, 6, 3, padding=1, rng=rng), BatchNorm2D(6), ReLU(), Dropout(0.5),
@@ -144,6 +148,7 @@ def test_batchnorm_between_and_after():
     assert out.layer("bn1").num_features == 4 and out.layer("bn2").num_features == 3
 
 
+@pytest.mark.task_fold_dead_units
 def test_bias_free_consumer_without_batchnorm_gets_a_bias(tmp_path):
     rng = np.random.default_rng(0)
     model = f64([Conv2D(1, 4, 3, rng=rng), ReLU(), Conv2D(4, 2, 3, bias=False, rng=rng),
@@ -157,6 +162,7 @@ def test_bias_free_consumer_without_batchnorm_gets_a_bias(tmp_path):
                                rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.task_fold_dead_units
 def test_padded_consumer_keeps_a_nonzero_constant():
     """A padded convolution reads zeros at the border: only a zero constant may go."""
     rng = np.random.default_rng(0)
@@ -195,6 +201,7 @@ def separable_net():
     return model
 
 
+@pytest.mark.task_fold_dead_units
 def test_depthwise_separable_blocks():
     model = separable_net()
     out, report = cleaned(model, x_for(model))
@@ -205,6 +212,7 @@ def test_depthwise_separable_blocks():
     assert out.layer("fc1").in_features == 4 and "b" not in out.layer("pw2").params
 
 
+@pytest.mark.task_fold_dead_units
 def test_unpadded_depthwise_carries_a_constant():
     """Without padding a depthwise filter maps a constant c to c * sum(w) + d."""
     rng = np.random.default_rng(0)
@@ -220,6 +228,7 @@ def test_unpadded_depthwise_carries_a_constant():
     assert out.layer("dw1").channels == 2
 
 
+@pytest.mark.task_fold_dead_units
 def test_cascade_to_a_fixed_point():
     model = mlp(sizes=(16, 5, 4, 3, 2))
     W1, W2, W3, W4 = (model.layer(f"fc{k}").params["W"] for k in (1, 2, 3, 4))
@@ -239,6 +248,7 @@ def test_cascade_to_a_fixed_point():
     assert remove_dead_units(out).removed == 0  # a fixed point
 
 
+@pytest.mark.task_fold_dead_units
 def test_nothing_is_removed_from_a_dense_model(same_bits):
     model = zoo.build("lenet-300-100", seed=1)
     before = copy.deepcopy(model)
@@ -247,6 +257,7 @@ def test_nothing_is_removed_from_a_dense_model(same_bits):
     assert same_bits(model, before) and architecture(model) == architecture(before)
 
 
+@pytest.mark.task_fold_dead_units
 def test_inputs_and_output_classes_are_never_removed():
     model = mlp()
     model.layer("fc1").params["W"][3] = 0  # input pixel 3 has no weights
@@ -256,6 +267,7 @@ def test_inputs_and_output_classes_are_never_removed():
     assert out.layer("fc1").in_features == 16 and out.layer("fc3").out_features == 3
 
 
+@pytest.mark.task_fold_dead_units
 def test_a_layer_keeps_one_unit():
     model = mlp()
     model.layer("fc2").params["W"][...] = 0
@@ -266,6 +278,7 @@ def test_a_layer_keeps_one_unit():
     assert report.no_outputs["fc1"] == list(range(1, 12))
 
 
+@pytest.mark.task_fold_dead_units
 @pytest.mark.task_magnitude_prune
 def test_masks_are_sliced_and_training_keeps_the_zeros(tiny_net, tiny_batch):
     model = tiny_net()
@@ -302,6 +315,7 @@ def test_refuses_a_layer_of_unknown_kind_and_changes_nothing(same_bits):
     assert same_bits(model, before)
 
 
+@pytest.mark.task_fold_dead_units
 def test_a_cleaned_model_saves_encodes_and_exports(tmp_path, same_bits):
     model = dead_lenet5().astype(np.float32)
     remove_dead_units(model)
@@ -325,6 +339,7 @@ def test_a_cleaned_model_saves_encodes_and_exports(tmp_path, same_bits):
 SHIPPED = ["lenet-300-100-pruned-dc", "lenet5-pruned-dc"]
 
 
+@pytest.mark.task_fold_dead_units
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_pruned_checkpoints_lose_their_dead_units(name):
     model, meta = load_model(data_dir() / "checkpoints" / f"{name}.npz")

@@ -7,7 +7,8 @@ or fp16 / int8 for a small tensor) and its bits per kept weight. Here every numb
 from the file's own bytes, through :func:`.tcz.read_records`: :func:`tensor_row` accounts for
 one tensor's section, :func:`inspect_bytes` (or :func:`inspect`, for a path) for every layer
 and the whole file, and :func:`format_inspect` prints the tables; :func:`byte_map` sorts every
-byte of a file by what it holds.
+byte of a file by what it holds; :func:`huffman_savings` and :func:`savings_markdown` give
+what entropy coding saves per sparse layer (the paper's Table 2: P+Q against P+Q+H).
 """
 
 from __future__ import annotations
@@ -264,4 +265,54 @@ def format_inspect(report: dict[str, Any]) -> str:
                  "a section's bits per kept (nonzero) value; rate P+Q and formula = the paper's "
                  "accounting before / after entropy coding; rate = the W section's bytes / "
                  "float32 bytes")
+    return "\n".join(lines)
+
+
+SAVINGS_KEYS = ("weight_bits", "weight_bits_huffman", "index_bits", "index_bits_huffman")
+"""The fields of an :func:`inspect` layer row that :func:`huffman_savings` reads."""
+
+
+def huffman_savings(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What entropy coding saves per sparse layer, in bits per stored entry.
+
+    For each row of ``layers`` (an :func:`inspect` report's ``"layers"``) whose ``layout`` is
+    ``"sparse"`` and that carries :data:`SAVINGS_KEYS`: with fixed widths ``w`` (codebook
+    index) and ``b`` (relative index) before entropy coding (P+Q), and average code lengths
+    ``w_H`` and ``b_H`` as stored (P+Q+H),
+
+        bits_before = w + b,   bits_after = w_H + b_H,   saved = 1 - bits_after / bits_before
+
+    (``saved`` is 0 when ``bits_before`` is 0). Rows without weights (a BatchNorm) or stored
+    raw or dense are skipped, so the result may be shorter than ``layers``.
+
+    Returns
+    -------
+    list of dict
+        One per kept row, in order: ``name``, the four :data:`SAVINGS_KEYS`, ``bits_before``,
+        ``bits_after`` and ``saved`` (a fraction; negative if coding lengthened the entries).
+    """
+    out = []
+    for row in layers:
+        if row.get("layout") != "sparse" or any(k not in row for k in SAVINGS_KEYS):
+            continue
+        before = row["weight_bits"] + row["index_bits"]
+        after = row["weight_bits_huffman"] + row["index_bits_huffman"]
+        out.append({"name": row["name"], **{k: row[k] for k in SAVINGS_KEYS},
+                    "bits_before": before, "bits_after": after,
+                    "saved": 1 - after / before if before else 0.0})
+    return out
+
+
+def savings_markdown(rows: list[dict[str, Any]], label: str = "layer") -> str:
+    """The :func:`huffman_savings` rows as a Markdown table, one line per row.
+
+    Columns: ``label`` (each row's ``name``), the weight and index bits per entry as
+    ``P+Q → P+Q+H``, and the bits per entry saved as ``saved of before (percent)``.
+    """
+    lines = [f"| {label} | weight bits P+Q → P+Q+H | index bits P+Q → P+Q+H "
+             "| bits/entry saved |", "|---|---|---|---|"]
+    lines += [f"| {r['name']} | {r['weight_bits']} → {r['weight_bits_huffman']:.2f} "
+              f"| {r['index_bits']} → {r['index_bits_huffman']:.2f} "
+              f"| {r['bits_before'] - r['bits_after']:.2f} of {r['bits_before']} "
+              f"({r['saved']:.0%}) |" for r in rows]
     return "\n".join(lines)

@@ -25,6 +25,11 @@ from .sections import bit_patterns
 from .tcz import TensorRecord, naming, read_file, read_records
 
 
+def _symbol_width(tensors: list[np.ndarray]) -> str:
+    """How the raw streams store a symbol: one byte, or two in a tensor whose alphabet needs it."""
+    return "1-2 bytes per symbol" if any(a.itemsize == 2 for a in tensors) else "1 byte per symbol"
+
+
 def _stream_symbols(rec: TensorRecord) -> dict[str, np.ndarray]:
     """The symbol streams a coded tensor was stored as: codebook indices and gaps (an
     arithmetic-coded tensor's gaps in its scan order, without fillers)."""
@@ -84,7 +89,7 @@ def general_purpose_sizes(path: str | Path) -> list[dict[str, Any]]:
         for kind, size in _stored_bytes(rec).items():
             stored[kind] += size
     rows = [{"data": "float32 weights", "bytes": weights, "tcz": None}]
-    rows += [{"data": f"{kind} (1 symbol per byte)", "bytes": b"".join(a.tobytes() for a in s),
+    rows += [{"data": f"{kind} ({_symbol_width(s)})", "bytes": b"".join(a.tobytes() for a in s),
               "tcz": round(stored[kind])} for kind, s in streams.items() if s]
     rows.append({"data": ".tcz file", "bytes": blob, "tcz": len(blob)})
     return [{"data": r["data"], "raw": len(r["bytes"]), "zlib": len(zlib.compress(r["bytes"], 9)),

@@ -142,6 +142,7 @@ def unscanned(flat: np.ndarray, shape: tuple[int, ...], order: int) -> np.ndarra
 
 def gap_decisions(v: int, cls: int, lay: ContextLayout) -> list[tuple[int, int]]:
     """The ``(context, bit)`` decisions of a gap ``v = g + 1`` after a gap of class ``cls``."""
+    # BEGIN SOLUTION exp-golomb-gap
     e = v.bit_length() - 1
     out = [(lay.prefix(cls, j), 0) for j in range(e)]
     if e < lay.emax:
@@ -154,6 +155,7 @@ def gap_decisions(v: int, cls: int, lay: ContextLayout) -> list[tuple[int, int]]
             node = 2 * node + bit
         else:
             out.append((lay.rest(e, d), bit))
+    # END SOLUTION
     return out
 
 

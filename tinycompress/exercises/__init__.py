@@ -25,6 +25,8 @@ Modules: :mod:`.tasks` (the task registry, the one source of the ``task_*`` pyte
 :mod:`.regions` (finding and checking the regions), :mod:`.names` (what a stub must bind and
 which given names only the solution reads), :mod:`.stubs` (writing a stub), :mod:`.checkout`
 (the source checkout and the files a copy is made of), :mod:`.student_copy` (writing and
-restoring a copy), :mod:`.listing` (where each task lives, as a table) and :mod:`.notebooks`
-(the Exercises section that ends each chapter notebook).
+restoring a copy), :mod:`.listing` (where each task lives, as a table), :mod:`.notebooks` (the
+"How to run this chapter" cell and the Exercises section it writes into each chapter notebook)
+and :mod:`.cellmap` (which cells of a chapter need which task, found by running the chapter in a
+student copy).
 """

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 from typing import Any
 
-from . import checkout, listing, notebooks, student_copy, tasks
+from tinycompress.errors import ExerciseError
+
+from . import cellmap, checkout, listing, notebooks, regions, student_copy, tasks
 
 
 def run(args: argparse.Namespace) -> None:
@@ -21,16 +24,35 @@ def run(args: argparse.Namespace) -> None:
         print(f"wrote a student copy with {len(tasks.TASKS)} tasks to {path}; "
               f"start with {path / 'EXERCISES.md'}")
     elif args.action == "sync-notebooks":
-        folder = checkout.project_root() / "chapters"
-        for chapter in tasks.CHAPTERS:
-            path = folder / f"{chapter}.ipynb"
-            if path.exists():
-                changed = notebooks.sync_notebook(path)
-                print(f"{path.name}: {'updated' if changed else 'up to date'}")
+        sync_notebooks(args.cells, args.timeout)
     else:
         rows = listing.task_rows(args.source)
         print(json.dumps({"tasks": rows}, indent=2) if args.json
               else listing.format_task_table(rows))
+
+
+def sync_notebooks(cells: bool = False, timeout: int = 600) -> None:
+    """Write the generated cells of every chapter notebook, the cells that need each task read
+    from the stored cell map; with ``cells``, that map is first recomputed (slow: it runs every
+    chapter in a student copy) and stored. Refuses a map older than its notebooks."""
+    root = checkout.project_root()
+    paths = {c: root / "chapters" / f"{c}.ipynb" for c in tasks.CHAPTERS}
+    paths = {c: p for c, p in paths.items() if p.exists()}
+    if cells:
+        started = time.monotonic()
+        cellmap.write_cell_map(cellmap.compute_cell_map(root, list(paths), timeout), root)
+        print(f"wrote {cellmap.CELL_MAP} in {time.monotonic() - started:.0f} s")
+    stored = cellmap.load_cell_map(root)
+    stale = cellmap.stale_chapters(stored, {c: notebooks.read_notebook(p)
+                                            for c, p in paths.items()})
+    if stale:
+        raise ExerciseError(f"{cellmap.CELL_MAP} is missing or out of date for "
+                            f"{', '.join(stale)}: run `tinycompress exercises sync-notebooks "
+                            "--cells` (it runs the chapters in a student copy)")
+    found = regions.scan(root)
+    for chapter, path in paths.items():
+        changed = notebooks.sync_notebook(path, found, stored[chapter])
+        print(f"{path.name}: {'updated' if changed else 'up to date'}")
 
 
 def add_command(sub: Any) -> None:
@@ -48,5 +70,10 @@ def add_command(sub: Any) -> None:
     q.add_argument("--json", action="store_true", help="print one JSON object")
     q.add_argument("--source", metavar="DIR", default=None,
                    help="the checkout or student copy to list (default: the one installed)")
-    actions.add_parser("sync-notebooks", help="end every chapter notebook with its Exercises "
-                       "section (outputs kept)")
+    q = actions.add_parser("sync-notebooks", help="write every chapter notebook's "
+                           "'How to run' cell and closing Exercises section (outputs kept)")
+    q.add_argument("--cells", action="store_true",
+                   help=f"first recompute {cellmap.CELL_MAP}, the cells that need each task, "
+                   "by running every chapter in quick mode in a student copy (slow)")
+    q.add_argument("--timeout", type=int, default=600, metavar="S",
+                   help="with --cells: the longest a cell may run, in seconds (default 600)")

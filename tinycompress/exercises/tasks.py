@@ -93,19 +93,6 @@ TASKS: tuple[Task, ...] = (
         )},
     ),
     Task(
-        "avgpool-backward",
-        "01_convolutions",
-        "the average-pooling backward pass, 1/K^2 of each window's gradient",
-        {"avgpool_backward": (
-            "A window's output is the mean of its K*K inputs (K = kernel), so each of them gets",
-            "dy/dx = 1/K^2 of that window's upstream gradient dout (N, C, Ho, Wo).",
-            "dwin is the gradient of every window element, shape (N, C, Ho, Wo, K, K): dout",
-            "divided by K*K, with two new trailing axes ([..., None, None]), broadcast to",
-            "K x K (np.broadcast_to: no copy). scatter_windows below adds the overlapping",
-            "windows back into the (N, C, H, W) input gradient.",
-        )},
-    ),
-    Task(
         "conv-multadds",
         "01_convolutions",
         "the MultAdds of a standard convolution, K K M N Ho Wo",
@@ -127,6 +114,19 @@ TASKS: tuple[Task, ...] = (
             "dx = 1 / (m sigma) * (m dxhat - sum(dxhat) - xhat * sum(dxhat * xhat)),",
             "both sums per channel over axes, (C,) arrays broadcast back with [c].",
             "dx has the shape of dout.",
+        )},
+    ),
+    Task(
+        "avgpool-backward",
+        "02_mobilenet",
+        "the average-pooling backward pass, 1/K^2 of each window's gradient",
+        {"avgpool_backward": (
+            "A window's output is the mean of its K*K inputs (K = kernel), so each of them gets",
+            "dy/dx = 1/K^2 of that window's upstream gradient dout (N, C, Ho, Wo).",
+            "dwin is the gradient of every window element, shape (N, C, Ho, Wo, K, K): dout",
+            "divided by K*K, with two new trailing axes ([..., None, None]), broadcast to",
+            "K x K (np.broadcast_to: no copy). scatter_windows below adds the overlapping",
+            "windows back into the (N, C, H, W) input gradient.",
         )},
     ),
     Task(
@@ -179,6 +179,40 @@ TASKS: tuple[Task, ...] = (
             "row's values with the entries of x they multiply (fancy-index x, then np.dot).",
             "Fill y (a.shape[0],) one row at a time.",
         )},
+    ),
+    Task(
+        "lower-hull",
+        "03_pruning",
+        "the lower convex hull of a drop curve, left to right",
+        {"lower_hull": (
+            "Walk the points i = 0 .. len(s) - 1 left to right, keeping the hull so far as a",
+            "stack of indices (hull, given above). Before pushing i, pop the top b (with a",
+            "under it) while b lies on or above the chord from a to i:",
+            "(d_b - d_a) (s_i - s_a) >= (d_i - d_a) (s_b - s_a), the chord's slope compared",
+            "without a division (s is ascending, so s_i - s_a > 0).",
+            "Stop popping when fewer than two indices are left or b lies below the chord,",
+            "then push i. The hull's slopes then increase: each segment is steeper.",
+        )},
+    ),
+    Task(
+        "fold-dead-units",
+        "03_pruning",
+        "folding the constant output of a unit without inputs into the next layer's bias",
+        {
+            "_clean": (
+                "A unit j without incoming weights outputs the constant a_j whatever the",
+                "input: dead.value (units,), ReLU(b_j) after a ReLU. A constant 1 on unit j",
+                "adds dead.per_unit[j] (outputs,) to the consumer's outputs, so the units in",
+                "no_in add delta_m = sum over j in no_in of a_j * per_unit[j, m]: select the",
+                "no_in rows of both (boolean index) and contract over the units (@).",
+                "delta is (outputs,), float64.",
+            ),
+            "_fold": (
+                "b_m += delta_m: the consumer's bias b (a float32 array, say) plus delta,",
+                "summed in float64 (b.astype) and stored back in b's own dtype under",
+                'consumer.params["b"].',
+            ),
+        },
     ),
     Task(
         "kmeans-assign-plain",
@@ -279,6 +313,20 @@ TASKS: tuple[Task, ...] = (
                 "Return (bit, code, width).",
             ),
         },
+    ),
+    Task(
+        "exp-golomb-gap",
+        "05_huffman",
+        "the adaptive Exp-Golomb binarisation of one gap into (context, bit) decisions",
+        {"gap_decisions": (
+            "e = floor(log2 v), v >= 1 (int.bit_length). The prefix: e zeros, the j-th in",
+            "context lay.prefix(cls, j), then a one in context lay.prefix(cls, e), left out",
+            "when e == lay.emax (the largest exponent: the decoder stops there anyway).",
+            "The suffix: the e bits of v below its leading one, most significant first (bit d",
+            "is (v >> (e - 1 - d)) & 1). Bit d < TREE_BITS has the context lay.tree(e, node),",
+            "node the path so far (start at 1, then node = 2 node + bit); later bits",
+            "lay.rest(e, d). out is the list of (context, bit) pairs in that order.",
+        )},
     ),
     Task(
         "inference-energy",

@@ -87,8 +87,9 @@ def figure(results: dict[str, list[dict[str, Any]]], path: Path) -> Path:
     """Test error (%) against bytes (log scale), one panel per model: our sweep as a line,
     the published points as markers by what they count."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
 
-    fig = Figure(figsize=(10, 4))
+    fig = Figure(figsize=(10, 4.6))
     axes = fig.subplots(1, len(results), squeeze=False)[0]
     for ax, (model, runs) in zip(axes, results.items(), strict=True):
         runs = sorted(runs, key=lambda r: r["file_bytes"])
@@ -102,11 +103,19 @@ def figure(results: dict[str, list[dict[str, Any]]], path: Path) -> Path:
             ax.plot(DENSE_BYTES[model] / p["ratio"], p["error"], MARKERS[p["counts"]],
                     color=f"C{i + 1}", label=f"{p['method']} ({LABELS[p['counts']]})")
         ax.set_xscale("log")
-        ax.set_xlabel("bytes (log scale)")
+        kilobytes = FuncFormatter(lambda x, _: f"{x / 1000:g}")
+        ax.xaxis.set_major_formatter(kilobytes)
+        ax.xaxis.set_minor_formatter(kilobytes)
+        ax.tick_params(axis="x", which="both", labelsize=8)
+        ax.set_xlabel("size (KB, log scale)")
         ax.set_ylabel("test error (%)")
-        ax.set_title(f"{model}: budget sweep (labels: points of validation error)")
-        ax.legend(fontsize=6, loc="upper right")
-    fig.tight_layout()
+        ax.set_title(model)
+    fig.suptitle("Test error against size: our budget sweep (labels: budget P, points of "
+                 "validation error) beside published MNIST results")
+    # The published methods come in the same order and colours for every model: one legend,
+    # below the panels, off the data.
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=7)
+    fig.tight_layout(rect=(0, 0.16, 1, 1))
     fig.savefig(path, dpi=120)
     return path
 

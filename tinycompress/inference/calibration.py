@@ -22,8 +22,8 @@ choices made with them (an int8 model's validation error is a fair check of its 
 only if the calibration never saw those images). :func:`calibration_images` draws a seeded
 subset of the :data:`CALIBRATION_SPLIT` split, the training file minus the validation images.
 
-Holds :class:`QParams`, :func:`activation_ranges`, :func:`calibration_subset` and
-:func:`calibration_images`.
+Holds :class:`QParams` (and :func:`levels`, for activations narrower than 8 bits),
+:func:`activation_ranges`, :func:`calibration_subset` and :func:`calibration_images`.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from ..nn.data import Normalization, load_arrays
 from ..nn.model import Sequential
 
 QMAX = 255
-"""Activations are uint8: integers 0 .. 255."""
+"""Activations are uint8 by default: integers 0 .. 255."""
 
 CALIBRATION_IMAGES = 5000
 """Default number of training images the activation ranges are measured on."""
@@ -50,18 +50,20 @@ CALIBRATION_SPLIT = "train"
 
 @dataclass(frozen=True)
 class QParams:
-    """The affine uint8 quantisation of one tensor: ``real = scale * (q - zero_point)``."""
+    """The affine quantisation of one tensor: ``real = scale * (q - zero_point)``, with ``q`` an
+    integer of ``0 .. qmax`` (255 for uint8; :func:`levels` of fewer bits)."""
 
     scale: float
     zero_point: int
+    qmax: int = QMAX
 
     @classmethod
-    def from_range(cls, lo: float, hi: float) -> QParams:
-        r"""Scale and zero point for reals in ``[lo, hi]``.
+    def from_range(cls, lo: float, hi: float, qmax: int = QMAX) -> QParams:
+        r"""Scale and zero point for reals in ``[lo, hi]`` on the integers ``0 .. qmax``.
 
         The range is widened to contain 0, :math:`[l, h] = [\min(lo, 0), \max(hi, 0)]`, then
 
-        .. math:: S = \frac{h - l}{255}, \qquad Z = \mathrm{round}(-l / S) \in [0, 255],
+        .. math:: S = \frac{h - l}{q_{max}}, \qquad Z = \mathrm{round}(-l / S) \in [0, q_{max}],
 
         so the integer Z stands for exactly 0.0. Rounding Z moves the grid by at most half a
         step, so every real of ``[lo, hi]`` is still within :math:`S/2` of a level (one past an
@@ -70,23 +72,33 @@ class QParams:
         """
         lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
         if not hi > lo:
-            return cls(1.0, 0)
-        scale = (hi - lo) / QMAX
-        return cls(scale, int(np.clip(np.round(-lo / scale), 0, QMAX)))
+            return cls(1.0, 0, qmax)
+        scale = (hi - lo) / qmax
+        return cls(scale, int(np.clip(np.round(-lo / scale), 0, qmax)), qmax)
 
     def quantize(self, x: np.ndarray) -> np.ndarray:
-        """uint8 ``clip(round(x / S) + Z, 0, 255)`` of a float array (any shape)."""
+        """uint8 ``clip(round(x / S) + Z, 0, qmax)`` of a float array (any shape)."""
         q = np.round(np.asarray(x, dtype=np.float64) / self.scale) + self.zero_point
-        return np.clip(q, 0, QMAX).astype(np.uint8)
+        return np.clip(q, 0, self.qmax).astype(np.uint8)
 
     @property
     def real_range(self) -> tuple[float, float]:
-        """The reals of the integers 0 and 255: anything outside saturates."""
-        return self.scale * -self.zero_point, self.scale * (QMAX - self.zero_point)
+        """The reals of the integers 0 and qmax: anything outside saturates."""
+        return self.scale * -self.zero_point, self.scale * (self.qmax - self.zero_point)
 
     def dequantize(self, q: np.ndarray) -> np.ndarray:
         """The float32 reals ``S (q - Z)`` the integers stand for."""
         return (self.scale * (q.astype(np.float64) - self.zero_point)).astype(np.float32)
+
+
+def levels(bits: int) -> int:
+    """The largest unsigned integer of ``bits`` bits, ``2^bits - 1``: an activation's ``qmax``.
+
+    Raises :class:`UsageError` unless ``1 <= bits <= 8`` (the integers are stored as uint8).
+    """
+    if isinstance(bits, bool) or not isinstance(bits, int | np.integer) or not 1 <= bits <= 8:
+        raise UsageError(f"activations take 1 to 8 bits, got {bits!r}")
+    return 2 ** int(bits) - 1
 
 
 def activation_ranges(model: Sequential, X: np.ndarray,

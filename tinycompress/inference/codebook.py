@@ -199,9 +199,10 @@ class CodebookModel:
     def counts(self) -> list[dict[str, Any]]:
         """Per weight layer, the multiplies and additions of one example, three ways.
 
-        ``dense``: every weight, a multiply and an add each (the MultAdds). ``sparse``: the
-        kept weights only (CSR). ``codebook``: an addition per kept weight, a multiply per
-        (output, centroid) group. A convolution repeats its product at every output pixel.
+        ``outputs``: the values the layer computes (channels times pixels). ``dense``: every
+        weight, a multiply and an add each (the MultAdds). ``sparse``: the kept weights only
+        (CSR). ``codebook``: an addition per kept weight, a multiply per (output, centroid)
+        group. A convolution repeats its product at every output pixel.
         """
         rows = []
         shapes = self.model.shapes()
@@ -211,6 +212,7 @@ class CodebookModel:
             m = self.matrices[layer.name]
             times = as_gemm(layer)[2].positions(out_shape)
             rows.append({"name": layer.name, "centroids": int(m.codebook.size),
+                         "outputs": m.shape[0] * times,
                          "dense": m.shape[0] * m.shape[1] * times, "sparse": m.nnz * times,
                          "codebook_adds": m.nnz * times, "codebook_mults": m.groups * times})
         return rows

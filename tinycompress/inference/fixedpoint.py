@@ -43,18 +43,31 @@ CARRIERS: tuple[tuple[type[np.floating], int], ...] = ((np.float32, 2**24), (np.
 """Float types that hold every integer up to their limit exactly: 24 and 53 significand bits."""
 
 
-def quantize_per_channel(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Symmetric int8 weights per row: ``(q (out, in) int8, scale (out,) float64)``.
+def weight_levels(bits: int) -> int:
+    """The largest magnitude of a symmetric ``bits``-bit weight, ``2^(bits - 1) - 1``: 127 for
+    int8, 7 for int4, 1 for 2 bits (-1, 0, 1).
 
-    ``scale[f] = max |A[f]| / 127`` (1.0 for an all-zero row, which stays zero), and
-    ``q = round(A / scale)``, so ``|A - scale q| <= scale / 2`` entry by entry.
+    Raises :class:`UsageError` unless ``2 <= bits <= 8``.
+    """
+    if isinstance(bits, bool) or not isinstance(bits, int | np.integer) or not 2 <= bits <= 8:
+        raise UsageError(f"weights take 2 to 8 bits, got {bits!r}")
+    return 2 ** (int(bits) - 1) - 1
+
+
+def quantize_per_channel(A: np.ndarray,
+                         qmax: int = WEIGHT_QMAX) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric integer weights per row: ``(q (out, in) int8, scale (out,) float64)``.
+
+    ``scale[f] = max |A[f]| / qmax`` (1.0 for an all-zero row, which stays zero), and
+    ``q = round(A / scale)`` in ``[-qmax, qmax]`` (127 for int8, :func:`weight_levels` for
+    fewer bits), so ``|A - scale q| <= scale / 2`` entry by entry.
     """
     A = np.asarray(A, dtype=np.float64)
     if A.ndim != 2:
         raise UsageError(f"per-channel quantisation needs an (out, in) matrix, got {A.shape}")
     peak = np.abs(A).max(axis=1, initial=0.0)
-    scale = np.where(peak > 0, peak / WEIGHT_QMAX, 1.0)
-    q = np.clip(np.round(A / scale[:, None]), -WEIGHT_QMAX, WEIGHT_QMAX)
+    scale = np.where(peak > 0, peak / qmax, 1.0)
+    q = np.clip(np.round(A / scale[:, None]), -qmax, qmax)
     return q.astype(np.int8), scale
 
 

@@ -18,6 +18,11 @@ Integer-Arithmetic-Only Inference", CVPR 2018; the gemmlowp / TFLite scheme).
 The class scores are the last layer's uint8 outputs: their argmax is the prediction (ties, which
 8 bits make possible, go to the first class).
 
+**Narrower integers.** The same algebra runs on fewer levels: ``compile_int8``'s
+``weight_bits`` and ``activation_bits`` give a layer symmetric weights of 2 to 8 bits
+(:func:`~.fixedpoint.weight_levels`) and output activations of 1 to 8 bits
+(:func:`~.calibration.levels`), still held in int8 / uint8 arrays.
+
 Every accumulator is computed two ways, which must agree bit for bit:
 
 - the **reference** (``exact=True``): the integers in int64, NumPy's integer matrix product
@@ -31,6 +36,7 @@ Every accumulator is computed two ways, which must agree bit for bit:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -43,7 +49,7 @@ from ..nn.elementwise import Dropout, ReLU
 from ..nn.im2col import windows
 from ..nn.model import Sequential
 from ..nn.pooling import AvgPool2D, MaxPool2D, maxpool_forward
-from .calibration import QParams, activation_ranges
+from .calibration import QParams, activation_ranges, levels
 from .fixedpoint import (
     INT32_LIMIT,
     accumulator_bound,
@@ -51,6 +57,7 @@ from .fixedpoint import (
     quantize_multiplier,
     quantize_per_channel,
     requantize,
+    weight_levels,
 )
 from .gemm import Geometry, as_gemm, fold_batchnorm, is_weight_layer
 
@@ -93,7 +100,7 @@ class IntLinear:
         """uint8 outputs: the accumulators requantised to the output's scale and zero point."""
         lo = self.q_out.zero_point if self.relu else 0
         y = requantize(self.accumulate(q, exact), self.multiplier[:, None], self.shift[:, None],
-                       self.q_out.zero_point, lo)
+                       self.q_out.zero_point, lo, self.q_out.qmax)
         return self.geometry.fold(y, q.shape)
 
 
@@ -185,16 +192,18 @@ class IntModel:
         return rows
 
 
-def int_linear(layer: Layer, q_in: QParams, q_out: QParams, relu: bool) -> IntLinear:
-    """The integer form of a Dense or Conv2D layer, given its input and output quantisation.
+def int_linear(layer: Layer, q_in: QParams, q_out: QParams, relu: bool,
+               weight_bits: int = 8) -> IntLinear:
+    """The integer form of a Dense or Conv2D layer, given its input and output quantisation
+    (their ``qmax`` sets the activations' width) and its weights' width in bits.
 
     Raises :class:`UsageError` if some input could push an accumulator beyond int32.
     """
     A, b, geometry = as_gemm(layer)
-    q_w, s_w = quantize_per_channel(A)
+    q_w, s_w = quantize_per_channel(A, weight_levels(weight_bits))
     bias_scale = q_in.scale * s_w  # S_in S_w: the scale of every product q_w (q_in - Z_in)
     bias = np.round(b.astype(np.float64) / bias_scale)
-    bound = accumulator_bound(q_w, q_in.zero_point)
+    bound = accumulator_bound(q_w, q_in.zero_point, q_in.qmax)
     worst = float((bound + np.abs(bias)).max())
     if worst >= INT32_LIMIT:
         raise UsageError(f"{layer.name}: an accumulator could reach {worst:.3g}, beyond int32 "
@@ -210,10 +219,11 @@ def _fused(layer: Layer, following: Layer) -> bool:
     return is_weight_layer(layer) and isinstance(following, ReLU)
 
 
-def _int_op(layer: Layer, q: QParams, q_out: QParams, relu: bool) -> tuple[IntOp | None, QParams]:
+def _int_op(layer: Layer, q: QParams, q_out: QParams, relu: bool,
+            weight_bits: int) -> tuple[IntOp | None, QParams]:
     """The integer step of one float layer and the quantisation of its output."""
     if is_weight_layer(layer):
-        return int_linear(layer, q, q_out, relu), q_out
+        return int_linear(layer, q, q_out, relu, weight_bits), q_out
     if isinstance(layer, MaxPool2D | AvgPool2D):
         average = isinstance(layer, AvgPool2D)
         return IntPool(layer.name, layer.kernel_size, layer.stride, average), q
@@ -228,7 +238,23 @@ def _int_op(layer: Layer, q: QParams, q_out: QParams, relu: bool) -> tuple[IntOp
                      f"{type(layer).__name__}")
 
 
-def compile_int8(model: Sequential, calibration: np.ndarray, batch_size: int = 500) -> IntModel:
+def _widths(model: Sequential, bits: Mapping[str, int] | None, what: str,
+            check: Callable[[int], int]) -> dict[str, int]:
+    """Bits per weight layer of ``model``: 8 unless ``bits`` names the layer; every width is
+    checked by ``check`` (which raises :class:`UsageError`) before any image is read."""
+    names = [layer.name for layer in model.layers if is_weight_layer(layer)]
+    bits = dict(bits or {})
+    if unknown := sorted(set(bits) - set(names)):
+        raise UsageError(f"{what} bits for {unknown}, which are not weight layers of "
+                         f"{model.name} ({', '.join(names)})")
+    for width in bits.values():
+        check(width)
+    return {name: bits.get(name, 8) for name in names}
+
+
+def compile_int8(model: Sequential, calibration: np.ndarray, batch_size: int = 500,
+                 weight_bits: Mapping[str, int] | None = None,
+                 activation_bits: Mapping[str, int] | None = None) -> IntModel:
     """The integer model of ``model``, its activation ranges measured on ``calibration``.
 
     Parameters
@@ -237,8 +263,14 @@ def compile_int8(model: Sequential, calibration: np.ndarray, batch_size: int = 5
     calibration : float images (N, *input_shape) from the *training* set
         (:func:`~.calibration.calibration_images`), never the test set.
     batch_size : examples per forward pass while calibrating.
+    weight_bits, activation_bits : per weight layer (by name), the width of its weights
+        (2 to 8 bits, :func:`~.fixedpoint.weight_levels`) and of its output activations
+        (1 to 8 bits, :func:`~.calibration.levels`, stored in uint8); 8 for a layer not named.
+        The input image is always 8 bits.
     """
     model = fold_batchnorm(model)
+    w_bits = _widths(model, weight_bits, "weight", weight_levels)
+    a_bits = _widths(model, activation_bits, "activation", levels)
     ranges = activation_ranges(model, calibration, batch_size)
     q_in = q = QParams.from_range(*ranges["input"])
     layers, ops = model.layers, []
@@ -247,7 +279,8 @@ def compile_int8(model: Sequential, calibration: np.ndarray, batch_size: int = 5
             continue  # applied by the layer before it
         relu = i + 1 < len(layers) and _fused(layer, layers[i + 1])
         measured = ranges[layers[i + 1].name if relu else layer.name]
-        op, q = _int_op(layer, q, QParams.from_range(*measured), relu)
+        q_out = QParams.from_range(*measured, levels(a_bits.get(layer.name, 8)))
+        op, q = _int_op(layer, q, q_out, relu, w_bits.get(layer.name, 8))
         if op is not None:
             ops.append(op)
     return IntModel(model.name, model.input_shape, q_in, ops, q)

@@ -24,7 +24,7 @@ from ..errors import UsageError
 from ..nn.data import Normalization
 from ..nn.model import Sequential
 from ..pruning import sparse
-from ..timing import best_time
+from ..timing import batch_times
 from .calibration import calibration_images
 from .codebook import CodebookModel
 from .fp16 import Float16Model
@@ -104,10 +104,15 @@ def predict(run: Runner, X: np.ndarray, batch_size: int = 500) -> np.ndarray:
 def time_runner(run: Runner, X: np.ndarray, batch: int, repeat: int = 7,
                 min_seconds: float = 0.02) -> float:
     """Seconds per call of ``run`` on the first ``batch`` images (best of ``repeat``)."""
+    return min(_batch_times(run, X, batch, repeat, min_seconds))
+
+
+def _batch_times(run: Runner, X: np.ndarray, batch: int, repeat: int,
+                 min_seconds: float) -> list[float]:
     if len(X) < batch:
         raise UsageError(f"timing batch {batch} needs at least {batch} images, got {len(X)}")
     xb = X[:batch]
-    return best_time(lambda: run(xb), repeat, min_seconds)
+    return batch_times(lambda: run(xb), repeat, min_seconds)
 
 
 def evaluate_precision(
@@ -182,15 +187,22 @@ def latency_table(model: Sequential, X: np.ndarray, names: Sequence[str] = tuple
                   calibration: np.ndarray | None = None, batches: Sequence[int] = (1, 64),
                   repeat: int = 7, min_seconds: float = 0.02) -> list[dict[str, Any]]:
     """Seconds per call of every variant at every batch size, timed in the same run as
-    :data:`BASELINE` (added if missing), and ``ratio``: the variant's time over the baseline's
-    (above 1: slower)."""
+    :data:`BASELINE` (added if missing).
+
+    Each row has ``variant``, ``batch``, ``seconds`` (the best of ``repeat`` batches,
+    :func:`~tinycompress.timing.batch_times`), ``ratio`` (that over the baseline's best: above
+    1, slower), ``median_seconds`` and ``median_ratio`` (the same from the median batches, so
+    that the gap between the two ratios shows how much the machine's other work moved them).
+    """
     names = [BASELINE, *(n for n in names if n != BASELINE)]
     runs = runners(model, names, calibration)
     rows = []
     for batch in batches:
-        base = time_runner(runs[BASELINE], X, batch, repeat, min_seconds)
+        base = _batch_times(runs[BASELINE], X, batch, repeat, min_seconds)
         for name in names:
-            s = base if name == BASELINE else time_runner(runs[name], X, batch, repeat,
-                                                          min_seconds)
-            rows.append({"variant": name, "batch": batch, "seconds": s, "ratio": s / base})
+            t = base if name == BASELINE else _batch_times(runs[name], X, batch, repeat,
+                                                           min_seconds)
+            rows.append({"variant": name, "batch": batch, "seconds": min(t),
+                         "ratio": min(t) / min(base), "median_seconds": float(np.median(t)),
+                         "median_ratio": float(np.median(t) / np.median(base))})
     return rows

@@ -92,6 +92,7 @@ def lower_hull(s: np.ndarray, d: np.ndarray) -> list[int]:
     """Indices of the lower convex hull of the points ``(s, d)`` (``s`` ascending), left to
     right: the cheapest way down a curve, whose segments get steeper and steeper."""
     hull: list[int] = []
+    # BEGIN SOLUTION lower-hull
     for i in range(len(s)):
         while len(hull) >= 2:
             a, b = hull[-2], hull[-1]  # drop b if it lies on or above the chord a -> i
@@ -100,6 +101,7 @@ def lower_hull(s: np.ndarray, d: np.ndarray) -> list[int]:
             else:
                 break
         hull.append(i)
+    # END SOLUTION
     return hull
 
 

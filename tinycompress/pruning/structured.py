@@ -256,8 +256,10 @@ def _fold(link: Link, delta: np.ndarray) -> None:
     mean of the BatchNorm right after a bias-free consumer (minus), or a new bias."""
     consumer, after = link.consumer, link.after
     if "b" in consumer.params:
+        # BEGIN SOLUTION fold-dead-units
         b = consumer.params["b"]
         consumer.params["b"] = (b.astype(np.float64) + delta).astype(b.dtype)
+        # END SOLUTION
     elif after is not None and after.kind == "bn":
         mean = after.buffers["running_mean"]
         after.buffers["running_mean"] = (mean.astype(np.float64) - delta).astype(mean.dtype)
@@ -290,7 +292,9 @@ def _clean(model: Sequential, link: Link) -> tuple[np.ndarray, np.ndarray, np.nd
     if (no_in | no_out).all():  # keep one unit, unchanged, so the layer stays a layer
         kept[0] = no_in[0] or kept[0]
         no_in[0] = no_out[0] = False
+    # BEGIN SOLUTION fold-dead-units
     delta = dead.value[no_in] @ dead.per_unit[no_in]
+    # END SOLUTION
     if np.any(delta):
         _fold(link, delta)
     if (no_in | no_out).any():
