@@ -13,6 +13,7 @@ reported test errors and nothing else.
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -172,6 +173,10 @@ def test_choose_lr_takes_the_lowest_validation_error(tiny_net, tiny_batch, monke
     chosen, _ = choose_lr(tiny_net, X, y, X_val, y_val, bits=2, epochs=0,
                           grid={"paper": (1.0, 2.0, 3.0, 4.0), "mean": (5.0, 6.0)})
     assert chosen == {"paper": 1.0, "mean": 6.0}
+    monkeypatch.undo()
+    chosen, rows = choose_lr(tiny_net, X, y, X_val, y_val, bits=2, batch_size=16,
+                             grid={"reassign": (1e12, 0.05)})  # the first rate diverges
+    assert chosen == {"reassign": 0.05} and math.isnan(rows[0]["validation_error"])
     assert all(ABLATION_LR[mode] in LR_GRID[mode] for mode in quant_study.FINETUNE_MODES)
 
 

@@ -21,7 +21,8 @@ pass the validation split when a table is used to choose (bits, an initialisatio
 split when it is only shown. :func:`ablation` and :func:`choose_lr` take the splits by name.
 
 How to run it: chapter 4 calls the functions on the shipped LeNet checkpoints, e.g.
-``init_sweep(lambda: zoo.load_pretrained("lenet5")[0], X_test, y_test)``. Every function
+``init_sweep(lambda: zoo.load_pretrained("lenet5")[0], s.X_val, s.y_val)`` with the splits
+``s = load_splits(...)`` of :mod:`tinycompress.nn.data`. Every function
 takes ``load``, a zero-argument callable returning a fresh copy of the model, so runs never
 leak into each other. The learning-rate sweep and the ablation at the chosen rates run as::
 
@@ -46,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from .. import zoo
+from ..errors import TrainingDivergedError
 from ..nn.data import Splits, load_splits, normalization_of
 from ..nn.model import Sequential
 from ..nn.train import EpochStats, evaluate
@@ -228,8 +230,11 @@ def choose_lr(load: Loader, X: np.ndarray, y: np.ndarray, X_val: np.ndarray,
     for mode, rates in grid.items():
         errors = []
         for rate in rates:
-            _, curve, _ = _finetuned(load, X, y, X_val, y_val, bits, mode, rate, epochs,
-                                     batch_size, init, seed)
+            try:
+                _, curve, _ = _finetuned(load, X, y, X_val, y_val, bits, mode, rate, epochs,
+                                         batch_size, init, seed)
+            except TrainingDivergedError:  # a NaN loss stops training: this rate lost
+                curve = [math.nan]
             errors.append(curve[-1])
             rows.append({"mode": mode, "lr": rate, "validation_error": curve[-1]})
         ranked = [(math.inf if math.isnan(e) else e, i) for i, e in enumerate(errors)]
