@@ -3,8 +3,9 @@ challenge, and no function re-typed from the library.
 
 A number written in a Markdown cell must appear somewhere in the notebook's code or outputs, so
 that a figure quoted in prose is one the notebook computed (or typed as a parameter). Figures
-quoted from a paper are listed, per cell, in the cell's metadata ``{"tinycompress": {"quoted":
-["40", "1.58"]}}``, which says to the reader of the source that they are the paper's.
+quoted from a paper, and facts of a number format (float16's largest value), are listed, per
+cell, in the cell's metadata ``{"tinycompress": {"quoted": ["40", "1.58"]}}``, which tells the
+reader of the source that they are not measurements of this notebook.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ _NAMES = re.compile(
     r"Labs)\s+\d+(?:\s*(?:[–-]|and|,)\s*\d+)*"  # references
     r"|§\s*\d+(?:[.–-]\d+)*"  # section references
     r"|\b(?:19|20)\d\d[a-z]?\b"  # years
+    r"|\b\d+\s*nm\b"  # a process node (45 nm)
     r"|[A-Za-z_][A-Za-z0-9_]*(?:-\d+)*\d*"  # a word with its digits: LeNet-300-100, fc1, int8
 )
 _NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
