@@ -22,7 +22,7 @@ def test_results_live_in_the_data_folder(tmp_path, monkeypatch) -> None:
 
 
 @pytest.mark.parametrize("name,keys", [
-    ("mobilenet_grid", {"rows", "settings"}),
+    ("mobilenet_grid", {"rows", "settings", "validation"}),
     ("pruning_results", {"sensitivity/lenet-300-100", "sensitivity/lenet5", "filters/lenet5",
                          "ablation/lenet5"}),
     ("quant_study", {"validation", "model", "bits", "model_validation", "float32", "lr_sweep",
@@ -35,6 +35,7 @@ def test_shipped_results_hold_what_the_chapters_read(name, keys) -> None:
 @pytest.mark.parametrize("name,parts", [
     ("pruning_results", ["sensitivity/lenet-300-100", "sensitivity/lenet5", "filters/lenet5"]),
     ("quant_study", [None]),
+    ("mobilenet_grid", [None]),
 ])
 def test_shipped_results_record_the_validation_split(name, parts) -> None:
     doc = json.loads(results_path(name).read_text())
