@@ -7,6 +7,7 @@ from dataclasses import fields
 
 import pytest
 
+from tests.marks import whole_pipeline
 from tinycompress import arguments, pipeline, runs, zoo
 from tinycompress.coding import accounting, tcz
 from tinycompress.energy import PRECISIONS
@@ -39,12 +40,7 @@ def quick_run(tmp_path_factory):
     return out, report, logs, len(encodings)
 
 
-@pytest.mark.task_magnitude_prune
-@pytest.mark.task_lower_hull
-@pytest.mark.task_fold_dead_units
-@pytest.mark.task_centroid_grad
-@pytest.mark.task_inference_energy
-@pytest.mark.task_requantize
+@whole_pipeline
 def test_quick_run_writes_file_report_and_figures(quick_run):
     out, report, _, _ = quick_run
     assert out.is_file() and report["compressed"]["file_bytes"] == out.stat().st_size
@@ -59,12 +55,7 @@ def test_quick_run_writes_file_report_and_figures(quick_run):
     assert abs(rows["int8"]["error"] - rows["fp32"]["error"]) <= 0.005  # 5 of 1,000 images
 
 
-@pytest.mark.task_magnitude_prune
-@pytest.mark.task_lower_hull
-@pytest.mark.task_fold_dead_units
-@pytest.mark.task_centroid_grad
-@pytest.mark.task_inference_energy
-@pytest.mark.task_requantize
+@whole_pipeline
 def test_reported_error_is_the_decoded_files(quick_run):
     out, report, _, _ = quick_run
     decoded, meta = tcz.load(out)
@@ -78,12 +69,7 @@ def test_reported_error_is_the_decoded_files(quick_run):
     assert report["stages"]["quantize"]["tried"]  # the bits were chosen, not given
 
 
-@pytest.mark.task_magnitude_prune
-@pytest.mark.task_lower_hull
-@pytest.mark.task_fold_dead_units
-@pytest.mark.task_centroid_grad
-@pytest.mark.task_inference_energy
-@pytest.mark.task_requantize
+@whole_pipeline
 def test_rerun_resumes_finished_stages(quick_run):
     out, report, _, _ = quick_run
     logs = []
@@ -95,12 +81,7 @@ def test_rerun_resumes_finished_stages(quick_run):
     assert again["compressed"]["file_bytes"] == report["compressed"]["file_bytes"]
 
 
-@pytest.mark.task_magnitude_prune
-@pytest.mark.task_lower_hull
-@pytest.mark.task_fold_dead_units
-@pytest.mark.task_centroid_grad
-@pytest.mark.task_inference_energy
-@pytest.mark.task_requantize
+@whole_pipeline
 def test_changed_settings_rerun_only_the_stages_they_affect(quick_run):
     out, _, _, _ = quick_run
     run = runs.Run(out)
@@ -131,12 +112,7 @@ def test_config_file_overrides_and_rejects_unknown_keys(tmp_path):
         s.merged(tmp_path / "missing.json")
 
 
-@pytest.mark.task_magnitude_prune
-@pytest.mark.task_lower_hull
-@pytest.mark.task_fold_dead_units
-@pytest.mark.task_centroid_grad
-@pytest.mark.task_inference_energy
-@pytest.mark.task_requantize
+@whole_pipeline
 def test_the_file_is_encoded_once_and_inspected_from_its_bytes(quick_run):
     out, report, _, encodings = quick_run
     assert encodings == 3  # the pruned model's size, the quantised model's size, the file
@@ -166,12 +142,7 @@ def test_a_config_at_the_edges_of_the_ranges_is_accepted(tmp_path):
                                                                       1.0, "16")
 
 
-@pytest.mark.task_magnitude_prune
-@pytest.mark.task_lower_hull
-@pytest.mark.task_fold_dead_units
-@pytest.mark.task_centroid_grad
-@pytest.mark.task_inference_energy
-@pytest.mark.task_requantize
+@whole_pipeline
 def test_poisoned_test_labels_change_no_choice_and_no_byte(tmp_path, make_dataset):
     """Every choice reads the validation split: with the test labels scrambled, the run makes
     the same choices and writes the same file; only the reported test error moves."""

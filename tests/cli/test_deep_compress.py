@@ -3,18 +3,13 @@
 import json
 
 import numpy as np
-import pytest
 
+from tests.marks import whole_pipeline
 from tinycompress.cli import main
 from tinycompress.coding import tcz
 
 
-@pytest.mark.task_magnitude_prune
-@pytest.mark.task_lower_hull
-@pytest.mark.task_fold_dead_units
-@pytest.mark.task_centroid_grad
-@pytest.mark.task_inference_energy
-@pytest.mark.task_requantize
+@whole_pipeline
 def test_cli_on_a_model_trained_on_another_dataset(tmp_path, capsys, make_dataset):
     folder = make_dataset(tmp_path / "d", n_train=64, n_test=16, size=(28, 28), classes=5)
     ckpt = tmp_path / "m.npz"

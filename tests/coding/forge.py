@@ -105,16 +105,6 @@ class Original:
     version: int = 1
 
 
-def leb128(n: int) -> bytes:
-    """``n`` as unsigned LEB128: 7 bits a byte, low first, the high bit set on all but the last."""
-    out = bytearray()
-    while True:
-        out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
-        n >>= 7
-        if not n:
-            return bytes(out)
-
-
 def split(blob: bytes) -> tuple[dict[str, Any], list[bytes]]:
     """A ``.tcz`` file's manifest and sections, by the documented layout of its version (not
     the library's reader)."""
@@ -151,7 +141,7 @@ def serialise(doc: Any, sections: list[bytes], *, text: bytes | None = None,
     if manifest is None:
         packer = zlib.compressobj(1, zlib.DEFLATED, -15, zdict=layout.DICTIONARY)
         manifest = packer.compress(text) + packer.flush()
-    body = leb128(len(manifest)) + manifest + b"".join(sections) + tail
+    body = layout.leb128(len(manifest)) + manifest + b"".join(sections) + tail
     return tcz.MAGIC + bytes([version]) + struct.pack("<I", zlib.crc32(body)) + body
 
 

@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .forge import Case, leb128, serialise
+from tinycompress.coding.layout import leb128
+
+from .forge import Case, serialise
 
 if TYPE_CHECKING:
     from .forge_cases import Forger

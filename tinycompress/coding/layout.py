@@ -97,7 +97,8 @@ class Header:
         return 4 if self.version == 1 else 0
 
 
-def _leb128(n: int) -> bytes:
+def leb128(n: int) -> bytes:
+    """``n`` as unsigned LEB128: 7 bits a byte, low first, the high bit set on all but the last."""
     out = bytearray()
     while True:
         out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
@@ -130,7 +131,7 @@ def pack(doc: dict[str, Any], sections: list[bytes], version: int = VERSION) -> 
         head = _V1.pack(MAGIC, 1, len(manifest), zlib.crc32(manifest))
         return head + manifest + b"".join(s + struct.pack("<I", zlib.crc32(s))
                                           for s in sections)
-    body = _leb128(len(manifest)) + manifest + b"".join(sections)
+    body = leb128(len(manifest)) + manifest + b"".join(sections)
     return MAGIC + bytes([version]) + struct.pack("<I", zlib.crc32(body)) + body
 
 
