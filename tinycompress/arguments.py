@@ -90,6 +90,8 @@ SETTINGS: dict[str, Field] = {
     "prune_recipes": Items(16, OneOf(tuple(PRUNE_RECIPES))),
     "step": STEP,
     "max_rounds": ROUNDS,
+    "rescues": Int(0, 8),  # extra retrainings of a round over budget before it is undone
+    "splice": Int(0, 1 << 20),  # steps between choices of the mask while retraining (0: off)
     "retrain_epochs": EXTRA_EPOCHS,
     "retrain_lr_factor": FACTOR,
     "retrain_shift": Int(0, 16, null=True),

@@ -361,7 +361,7 @@ def _add_deep_compress(sub: _Commands) -> None:
     p.add_argument("--max-error-increase", type=flag(kinds.BUDGET), default=None, metavar="P",
                    help="the accuracy budget: points of validation error the run may add to the "
                    f"original model's, e.g. 0.2: 1.50%% -> 1.70%% (default {DEFAULT_BUDGET}; the "
-                   "shipped LeNets: what the paper's error leaves, 0.5 and 0.2)")
+                   "shipped LeNets: what the paper's error leaves, 0.7 and 0.2)")
     p.add_argument("--quick", action="store_true",
                    help="the same pipeline on a small subset with token training (smoke test)")
     p.add_argument("--seed", type=flag(kinds.SEED), default=None)

@@ -57,10 +57,12 @@ class Settings:
     """Everything that decides the compressed model. JSON-able; ``--config FILE`` overrides."""
 
     max_error_increase: float = DEFAULT_BUDGET  # points of validation error over the original
-    prune_share: float = 0.7  # the part of the budget pruning may spend (the rest: quantising)
+    prune_share: float = 0.85  # the part of the budget pruning may spend (the rest: quantising)
     prune_recipes: list[str] = field(default_factory=list)  # instead of the budget: these, in order
     step: float = 0.6  # each pruning round keeps this fraction of the surviving weights
     max_rounds: int = 14
+    rescues: int = 1  # a round over budget is retrained this many times more before undone
+    splice: int = 64  # retraining: steps between choices of the mask (0: pruned weights stay out)
     retrain_epochs: int = 3  # per pruning round
     retrain_lr_factor: float = 0.1  # of the model's training learning rate
     retrain_shift: int | None = None  # random shifts when retraining; None: the model's recipe's
@@ -96,10 +98,12 @@ class Settings:
 
 
 COMPRESSION_SETTINGS: dict[str, Settings] = {
-    # The budget the paper's error (1.64%) leaves over our baseline's validation error (0.94%),
-    # less a margin of 0.2 points. Retraining without the training shifts: at this budget it
-    # kept 7.8% of the weights (58.8x) against 10.0% (49.0x) with them, on validation alone.
-    "lenet-300-100": Settings(max_error_increase=0.5, retrain_shift=0),
+    # The budget the paper's error (1.64%) leaves over our baseline's validation error (0.94%).
+    # Retraining without the training shifts: at a budget of 0.5 it kept 7.8% of the weights
+    # (58.8x) against 10.0% (49.0x) with them, on validation alone.
+    # Retraining at 0.3 of the training rate with splicing: 149.4x against 131.3x at 0.1, both
+    # within the budget on validation.
+    "lenet-300-100": Settings(max_error_increase=0.7, retrain_shift=0, retrain_lr_factor=0.3),
     # The paper's 0.80% less our baseline's 0.60% validation error.
     "lenet5": Settings(max_error_increase=0.2),
 }

@@ -9,7 +9,8 @@ The user gives a budget :math:`P` in points of validation error against the orig
   next layer (:mod:`tinycompress.pruning.structured`);
 * **quantize** (:func:`stage_quantize`): the fewest bits per layer within what is left up to
   :math:`e_0 + P` (:mod:`tinycompress.quantization.allocation`), then the centroids are
-  fine-tuned; a layer gets one more bit while the whole model is over budget; then the biases
+  fine-tuned; a layer gets one more bit while the whole model is over budget, or, if it is
+  within, each layer (most weights first) is tried with one bit fewer; then the biases
   take the most compact storage (int8, fp16, fp32) within the budget (:func:`stage_small`).
 
 Every choice reads the validation split only (``Splits.X_val``, from
@@ -55,6 +56,10 @@ class Budget:
         """Points of validation error still unspent at ``error``."""
         return 100 * (self.limit - error)
 
+    def allows(self, error: float) -> bool:
+        """Whether ``error`` is within the limit (an error exactly at it is)."""
+        return error <= self.limit + budget.ROUNDING
+
 
 MIN_RETRAIN_STEPS: int = 800
 """The fewest SGD steps a pruning round retrains for: two MNIST epochs at batch 128 are 860
@@ -90,7 +95,8 @@ def stage_prune(model: Sequential, meta: dict[str, Any], data: Splits, settings:
                 seed=settings.seed, progress=progress)]
     else:
         pace = budget.BudgetSchedule(retrain=retrain_recipe(meta, settings, len(data.y)),
-                                     step=settings.step,
+                                     step=settings.step, rescues=settings.rescues,
+                                     splice=settings.splice,
                                      max_rounds=2 if settings.quick else settings.max_rounds)
         share = settings.prune_share * settings.max_error_increase / 100
         tried = budget.prune_within_budget(
@@ -130,20 +136,31 @@ def stage_quantize(model: Sequential, data: Splits, settings: Any, spend: Budget
     solo = allocation.solo_errors(model, data.X_val, data.y_val, init=settings.init,
                                   rng=settings.seed)
     share = max(spend.limit - error_before, 0.0) / len(solo)
-    chosen: dict[str, int] | None = allocation.fewest_bits(solo, error_before, share)
-    tried = []
-    while chosen is not None:
-        out = quantized(model, allocation.bits_spec(chosen), data, settings, progress)
+    tried: list[dict[str, Any]] = []
+
+    def attempt(bits: dict[str, int]) -> tuple[Sequential, float]:
+        out = quantized(model, allocation.bits_spec(bits), data, settings, progress)
         error = evaluate(out, data.X_val, data.y_val)["error"]
-        tried.append({"bits": allocation.bits_spec(chosen), "validation_error": error})
-        log(f"[quantize] bits {allocation.bits_spec(chosen)}: validation error {error:.2%}; "
+        tried.append({"bits": allocation.bits_spec(bits), "validation_error": error})
+        log(f"[quantize] bits {allocation.bits_spec(bits)}: validation error {error:.2%}; "
             f"budget left {spend.left(error):.2f} points")
-        if error <= spend.limit:
-            break
-        chosen = allocation.widen(chosen, solo)
-    return out, {"bits": tried[-1]["bits"], "tried": tried,
+        return out, error
+
+    chosen = allocation.fewest_bits(solo, error_before, share)
+    out, error = attempt(chosen)
+    while not spend.allows(error) and (wider := allocation.widen(chosen, solo)) is not None:
+        chosen = wider
+        out, error = attempt(chosen)
+    if spend.allows(error):  # fine-tuning recovered more than the solo errors foresaw
+        for name in allocation.by_weights_kept(model, chosen):
+            fewer = {**chosen, name: chosen[name] - 1}
+            candidate, e = attempt(fewer)
+            if spend.allows(e):
+                chosen, out, error = fewer, candidate, e
+    bits = allocation.bits_spec(chosen)
+    return out, {"bits": bits, "tried": tried,
                  "solo_errors": {n: {str(b): e for b, e in by.items()} for n, by in solo.items()},
-                 **before_finetune(model, tried[-1]["bits"], data, settings)}
+                 **before_finetune(model, bits, data, settings)}
 
 
 def before_finetune(model: Sequential, bits: str, data: Splits, settings: Any) -> dict[str, float]:
@@ -165,7 +182,7 @@ def stage_small(model: Sequential, data: Splits, settings: Any, spend: Budget,
         stored = small_tensors.as_stored(model, small)
         error = evaluate(stored, data.X_val, data.y_val)["error"]
         tried.append({"small": small, "validation_error": error})
-        if error <= spend.limit or small == "fp32":
+        if spend.allows(error) or small == "fp32":
             break
     log(f"[quantize] biases stored as {small}: validation error {error:.2%}")
     return stored, {"small": small, "small_tried": tried}

@@ -70,6 +70,23 @@ def test_allocation_never_makes_a_layer_denser_and_stops_at_the_sweep_end():
     assert budget.allocate(CURVES, SWEEP, 0.99, WEIGHTS, 0.01) == {"big": 0.9, "small": 0.9}
 
 
+@pytest.mark.task_lower_hull
+def test_allocation_reads_a_sweep_per_layer_as_the_shared_one():
+    shared = budget.allocate(CURVES, SWEEP, 0.99, WEIGHTS, 0.3)
+    assert budget.allocate(CURVES, {"big": SWEEP, "small": SWEEP}, 0.99, WEIGHTS, 0.3) == shared
+    # the small layer probed from its floor 0.7 on: it may not go below it
+    per = {"big": SWEEP, "small": list(budget.grid(0.7))[:4]}
+    s = budget.allocate(CURVES, per, 0.99, WEIGHTS, 0.3, floor={"small": 0.7})
+    assert s["small"] >= 0.7 and kept_of(s) == pytest.approx(0.3, abs=1e-6)
+
+
+def test_the_grid_sweeps_the_survivors_of_a_layer():
+    np.testing.assert_allclose(budget.grid(0.0), budget.SWEEP)
+    g = budget.grid(0.9)
+    assert g[0] == pytest.approx(0.9) and np.all(np.diff(g) > 0) and g[-1] < 1.0
+    np.testing.assert_allclose((1 - g) / 0.1, 1 - np.asarray(budget.SWEEP))
+
+
 def blobs(n, seed):
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 3, n)
@@ -96,11 +113,29 @@ def test_the_budget_is_respected_on_the_validation_split(trained_mlp, points):
     pace = budget.BudgetSchedule(retrain=Recipe(epochs=1, batch_size=64, lr=0.01), max_rounds=8)
     rounds = budget.prune_within_budget(model, X, y, Xv, yv, points / 100, pace,
                                         progress=False)
-    assert evaluate(model, Xv, yv)["error"] - e0 <= points / 100 + 1e-12
+    assert evaluate(model, Xv, yv)["error"] - e0 <= points / 100 + budget.ROUNDING
     kept = [r for r in rounds if r.accepted]
-    assert all(r.error - e0 <= points / 100 + 1e-12 for r in kept)
+    assert all(r.error - e0 <= points / 100 + budget.ROUNDING for r in kept)
     assert all(r.error - e0 > points / 100 for r in rounds if not r.accepted)
+    assert all(r.retrains == 1 + pace.rescues for r in rounds if not r.accepted)
+    assert all(1 <= r.retrains <= 1 + pace.rescues for r in rounds)
     final = kept[-1].kept if kept else 1.0
     assert kept_fraction(model) == pytest.approx(final)  # an undone round left no trace
     if points == 3.0:
         assert final < 0.3  # a generous budget buys deep pruning
+
+
+@pytest.mark.task_magnitude_prune
+def test_resweep_probes_from_the_current_sparsity_and_leaves_the_model_alone(trained_mlp):
+    from tinycompress.pruning.magnitude import prune
+
+    model, (Xv, yv) = copy.deepcopy(trained_mlp[0]), trained_mlp[2]
+    prune(model, per_layer={"fc1": 0.6})
+    before = {n: lay.params["W"].copy() for n, lay in zip("ab", model.layers[1::2], strict=True)}
+    grids, curves = budget.resweep(model, Xv, yv)
+    assert grids["fc1"][0] == pytest.approx(614 / 1024) and grids["fc2"][0] == 0.0
+    acc = evaluate(model, Xv, yv)["accuracy"]
+    assert curves["fc1"][0] == acc and curves["fc2"][0] == acc  # the first point: no change
+    assert curves["fc1"][-1] < acc  # one survivor in 200 left: the model breaks
+    for n, lay in zip("ab", model.layers[1::2], strict=True):
+        np.testing.assert_array_equal(lay.params["W"], before[n])

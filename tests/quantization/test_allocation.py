@@ -39,3 +39,14 @@ def test_solo_errors_quantise_one_layer_and_leave_the_model_unchanged():
     after = [lay.params["W"] for lay in model.layers if "W" in lay.params]
     assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
     assert evaluate(model, X, y)["error"] == 0.0
+
+
+def test_a_bit_fewer_is_tried_first_where_the_most_weights_are_kept():
+    rng = np.random.default_rng(1)
+    model = Sequential([Flatten(name="flat"), Dense(8, 16, name="fc1", rng=rng), ReLU(name="r"),
+                        Dense(16, 4, name="fc2", rng=rng), ReLU(name="r2"),
+                        Dense(4, 4, name="fc3", rng=rng)], input_shape=(1, 1, 8))
+    model.layer("fc1").params["W"][:, 2:] = 0.0  # 16 of 128 kept, fewer than fc2's 64
+    assert allocation.by_weights_kept(model, {"fc1": 3, "fc2": 4, "fc3": 3}) == ["fc2", "fc1",
+                                                                                "fc3"]
+    assert allocation.by_weights_kept(model, {"fc1": 3, "fc2": 2, "fc3": 2}) == ["fc1"]
