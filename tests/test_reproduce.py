@@ -1,10 +1,10 @@
 """Deep Compression on MNIST: the shipped files meet the targets; `-m slow` re-runs the pipeline.
 
 Targets (Deep Compression, Table 1, then past it): LeNet-300-100 at most 1.64% error and at
-least 40x (paper) / 55x (ours) smaller than its 1,066,440 float32 bytes; LeNet-5 at most 0.80%
-and at least 39x / 45x smaller than 1,724,320 bytes. Sizes are the files' bytes on disk. Both
-floors are below what the budget runs gave (65.4x and 49.7x), which vary a little with the
-BLAS thread count.
+least 40x (paper) / 100x (ours) smaller than its 1,066,440 float32 bytes; LeNet-5 at most 0.80%
+and at least 39x / 120x smaller than 1,724,320 bytes. Sizes are the files' bytes on disk. Both
+floors are below what the budget runs gave (149.4x and 145.8x), which vary with the BLAS thread
+count.
 """
 
 import pytest
@@ -15,8 +15,8 @@ from tinycompress.nn.data import data_dir
 from tinycompress.nn.train import evaluate
 
 TARGETS = {  # model: (max error, min ratio, float32 bytes)
-    "lenet-300-100": (0.0164, 55.0, 266_610 * 4),
-    "lenet5": (0.0080, 45.0, 431_080 * 4),
+    "lenet-300-100": (0.0164, 100.0, 266_610 * 4),
+    "lenet5": (0.0080, 120.0, 431_080 * 4),
 }
 
 

@@ -104,8 +104,10 @@ COMPRESSION_SETTINGS: dict[str, Settings] = {
     # Retraining at 0.3 of the training rate with splicing: 149.4x against 131.3x at 0.1, both
     # within the budget on validation.
     "lenet-300-100": Settings(max_error_increase=0.7, retrain_shift=0, retrain_lr_factor=0.3),
-    # The paper's 0.80% less our baseline's 0.60% validation error.
-    "lenet5": Settings(max_error_increase=0.2),
+    # The paper's 0.80% less our baseline's 0.60% validation error. Retraining at 0.3 of the
+    # training rate (one cut to 7.5% kept, 3 epochs: validation 0.88% against 1.18% at 0.1),
+    # the mask chosen every 16 steps: 145.8x against 71.9x every 64, both within the budget.
+    "lenet5": Settings(max_error_increase=0.2, splice=16, retrain_lr_factor=0.3),
 }
 """The zoo models' budgets, set from the Deep Compression paper's error targets before any
 run, and what differs from the generic settings; every other model gets the defaults."""
