@@ -9,8 +9,6 @@ from tinycompress.nn.optim import SGD
 from tinycompress.nn.train import fit
 from tinycompress.pruning import magnitude, splicing
 
-pytestmark = pytest.mark.task_magnitude_prune  # masks and pruning are the student's
-
 
 def test_top_k_keeps_exactly_k_even_with_ties():
     a = np.array([[3.0, 1.0, 1.0], [1.0, 0.0, 2.0]])
@@ -19,6 +17,7 @@ def test_top_k_keeps_exactly_k_even_with_ties():
     assert splicing.top_k(a, 0).sum() == 0 and splicing.top_k(a, 6).all()
 
 
+@pytest.mark.task_magnitude_prune  # masks and pruning are the student's
 def test_a_pruned_weight_the_loss_needs_comes_back():
     """Least squares on y = 3 x1, with the useful weight pruned at the start: a plain mask keeps
     it at zero for ever; feedback lets its gradient build up until it is spliced back in and
@@ -42,6 +41,7 @@ def test_a_pruned_weight_the_loss_needs_comes_back():
     np.testing.assert_allclose(w, [0.0, 3.0], atol=1e-3)
 
 
+@pytest.mark.task_magnitude_prune  # masks and pruning are the student's
 def test_without_a_new_choice_feedback_trains_exactly_as_a_mask(tiny_mlp, blobs):
     """If the mask is never chosen again, forward passes see the same weights, and the kept
     entries get the same updates: the trained kept weights are identical."""
@@ -63,6 +63,7 @@ def test_without_a_new_choice_feedback_trains_exactly_as_a_mask(tiny_mlp, blobs)
         assert isinstance(b.constraints["W"], magnitude.Mask)
 
 
+@pytest.mark.task_magnitude_prune  # masks and pruning are the student's
 @pytest.mark.parametrize("every", [1, 5])
 def test_splicing_moves_the_mask_but_keeps_the_count(tiny_mlp, blobs, every):
     X, y = blobs(96, 2)
