@@ -43,7 +43,7 @@ def top_k(magnitudes: np.ndarray, k: int) -> np.ndarray:
     position, so exactly ``k``)."""
     keep = np.zeros(magnitudes.size, dtype=bool)
     if k > 0:
-        keep[np.argpartition(-magnitudes.ravel(), k - 1, kind="introselect")[:k]] = True
+        keep[np.argpartition(-magnitudes.ravel(), k - 1)[:k]] = True
     return keep.reshape(magnitudes.shape)
 
 
@@ -78,10 +78,6 @@ class Feedback:
         if self.steps % self.every == 0:
             self.keep = top_k(np.abs(self.dense), self.k)
         return np.where(self.keep, self.dense, 0).astype(w.dtype, copy=False)
-
-    @property
-    def density(self) -> float:
-        return self.k / self.keep.size
 
 
 @contextmanager
