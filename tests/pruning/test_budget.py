@@ -125,6 +125,22 @@ def test_the_budget_is_respected_on_the_validation_split(trained_mlp, points):
         assert final < 0.3  # a generous budget buys deep pruning
 
 
+@pytest.mark.task_lower_hull
+@pytest.mark.task_magnitude_prune
+@pytest.mark.parametrize("min_step, tries", [(0.9, 3), (0.95, 4)])
+def test_a_refused_round_is_retried_gentler_until_the_step_passes_min_step(trained_mlp, min_step,
+                                                                          tries):
+    model, (X, y), (Xv, yv) = copy.deepcopy(trained_mlp[0]), *trained_mlp[1:]
+    pace = budget.BudgetSchedule(retrain=Recipe(epochs=1, batch_size=64, lr=0.01), rescues=0,
+                                 min_step=min_step)
+    # A budget below zero refuses every round: the steps go 0.6, 0.6^(1/2), 0.6^(1/4), ...
+    rounds = budget.prune_within_budget(model, X, y, Xv, yv, -0.5, pace, progress=False)
+    assert not any(r.accepted for r in rounds)
+    assert [r.target_kept for r in rounds] == pytest.approx([0.6 ** 0.5 ** i
+                                                             for i in range(tries)])
+    assert kept_fraction(model) == 1.0
+
+
 @pytest.mark.task_magnitude_prune
 def test_resweep_probes_from_the_current_sparsity_and_leaves_the_model_alone(trained_mlp):
     from tinycompress.pruning.magnitude import prune

@@ -67,7 +67,7 @@ class BudgetSchedule:
 
     retrain: Recipe
     step: float = 0.6
-    # Steps 0.6, 0.77, 0.88, 0.94: three gentler tries in all. LeNet-300-100 at its budget,
+    # Steps 0.6, 0.77, 0.88, 0.94: up to three gentler tries. LeNet-300-100 at its budget,
     # training seeds 0 to 3: 117 to 146x (median 134x) against 98 to 153x (129x) at 0.9.
     min_step: float = 0.95
     max_rounds: int = 14
