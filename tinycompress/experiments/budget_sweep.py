@@ -19,9 +19,13 @@ which each counts:
 
 A reported ratio :math:`R` is drawn at :math:`4 n / R` bytes (:math:`n` float32 parameters).
 
+``--seeds`` repeats each budget with other training seeds (the shuffles of retraining and the
+starting centroids; ``--config`` a file ``{"seed": S}``): a run's ratio depends on which rounds
+land a validation image or two within their limit, and the spread over seeds shows how much.
+
 Run: ``python -m tinycompress.experiments.budget_sweep lenet-300-100 --budgets 0.05 0.1 0.2 0.4``
-(about 5 to 10 minutes per budget on 2 cores for LeNet-300-100, 20 to 45 for LeNet-5); the
-results go to ``data/results/budget_sweep.json`` and the figure to
+(about 5 to 10 minutes per budget and seed on 2 cores for LeNet-300-100, 20 to 55 for LeNet-5);
+the results go to ``data/results/budget_sweep.json`` and the figure to
 ``data/results/budget_sweep.png``.
 """
 
@@ -62,11 +66,14 @@ MARKERS = {"paper": "s", "weights kept": "^"}
 LABELS = {"paper": "the paper's accounting", "weights kept": "weights kept (not bytes)"}
 
 
-def run_budget(model: str, points: float, folder: Path) -> dict[str, Any]:
-    """One ``deep-compress`` run at budget ``points``; its report's figures."""
-    out = folder / f"{Path(model).stem}-{points:g}.tcz"
+def run_budget(model: str, points: float, folder: Path, seed: int = 0) -> dict[str, Any]:
+    """One ``deep-compress`` run at budget ``points`` and training seed ``seed``; its report's
+    figures."""
+    out = folder / f"{Path(model).stem}-{points:g}-{seed}.tcz"
+    config = out.with_suffix(".json")
+    config.write_text(json.dumps({"seed": seed}))
     cmd = [sys.executable, "-m", "tinycompress", "deep-compress", model, "--out", str(out),
-           "--max-error-increase", str(points), "--json"]
+           "--max-error-increase", str(points), "--config", str(config), "--json"]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise UsageError(f"deep-compress at budget {points} failed: {done.stderr.strip()}")
@@ -76,23 +83,28 @@ def run_budget(model: str, points: float, folder: Path) -> dict[str, Any]:
 def point_of(report: dict[str, Any]) -> dict[str, Any]:
     """One point of the sweep from a ``deep-compress`` report (``--json`` or ``.report.json``)."""
     o, c = report["original"], report["compressed"]
-    return {"budget_points": report["budget_points"], "file_bytes": c["file_bytes"],
-            "ratio": c["ratio"],
+    return {"budget_points": report["budget_points"], "seed": report["settings"]["seed"],
+            "file_bytes": c["file_bytes"], "ratio": c["ratio"],
             "error": c["error"], "validation_error": c["validation_error"],
             "original_error": o["error"], "original_validation_error": o["validation_error"],
             "validation": report["validation"], "seconds": report["seconds"]}
 
 
 def figure(results: dict[str, list[dict[str, Any]]], path: Path) -> Path:
-    """Test error (%) against bytes (log scale), one panel per model: our sweep as a line,
-    the published points as markers by what they count."""
+    """Test error (%) against bytes (log scale), one panel per model: our sweep (seed 0) as a
+    line, runs with other seeds as open circles, the published points as markers by what they
+    count."""
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
 
     fig = Figure(figsize=(10, 4.6))
     axes = fig.subplots(1, len(results), squeeze=False)[0]
     for ax, (model, runs) in zip(axes, results.items(), strict=True):
-        runs = sorted(runs, key=lambda r: r["file_bytes"])
+        others = [r for r in runs if r["seed"] != 0]
+        runs = sorted((r for r in runs if r["seed"] == 0), key=lambda r: r["file_bytes"])
+        if others:
+            ax.plot([r["file_bytes"] for r in others], [100 * r["error"] for r in others], "o",
+                    mfc="none", color="C0", label="tinycompress, other training seeds")
         ax.plot([r["file_bytes"] for r in runs], [100 * r["error"] for r in runs], "o-",
                 color="C0", label="tinycompress (file bytes)")
         for r in runs:
@@ -113,8 +125,12 @@ def figure(results: dict[str, list[dict[str, Any]]], path: Path) -> Path:
     fig.suptitle("Test error against size: our budget sweep (labels: budget P, points of "
                  "validation error) beside published MNIST results")
     # The published methods come in the same order and colours for every model: one legend,
-    # below the panels, off the data.
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=7)
+    # below the panels, off the data, with each label once.
+    handles: dict[str, Any] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=3, fontsize=7)
     fig.tight_layout(rect=(0, 0.16, 1, 1))
     fig.savefig(path, dpi=120)
     return path
@@ -124,6 +140,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", help="zoo names or checkpoints")
     parser.add_argument("--budgets", nargs="*", type=float, default=[0.05, 0.1, 0.2, 0.4])
+    parser.add_argument("--seeds", nargs="*", type=int, default=[0],
+                        help="training seeds: every budget is run once per seed")
     parser.add_argument("--reports", nargs="*", type=Path, default=[],
                         help="add the points of finished runs' .report.json files")
     args = parser.parse_args(argv)
@@ -131,14 +149,15 @@ def main(argv: list[str] | None = None) -> None:
     results = json.loads(path.read_text()) if path.is_file() else {}
     with tempfile.TemporaryDirectory() as tmp:
         for model in args.models:
-            runs = {r["budget_points"]: r for r in results.get(model, [])}
+            runs = {(r["budget_points"], r["seed"]): r for r in results.get(model, [])}
             for report in args.reports:
                 point = point_of(json.loads(report.read_text()))
-                runs[point["budget_points"]] = point
+                runs[point["budget_points"], point["seed"]] = point
             for points in args.budgets:
-                runs[points] = run_budget(model, points, Path(tmp))
-                print(json.dumps(runs[points]))
-            results[model] = sorted(runs.values(), key=lambda r: r["budget_points"])
+                for seed in args.seeds:
+                    runs[points, seed] = run_budget(model, points, Path(tmp), seed)
+                    print(json.dumps(runs[points, seed]))
+            results[model] = [runs[k] for k in sorted(runs)]
             write_results(path, results)
     figure(results, path.with_suffix(".png"))
 
