@@ -19,9 +19,10 @@ which each counts:
 
 A reported ratio :math:`R` is drawn at :math:`4 n / R` bytes (:math:`n` float32 parameters).
 
-``--seeds`` repeats each budget with other training seeds (the shuffles of retraining and the
-starting centroids; ``--config`` a file ``{"seed": S}``): a run's ratio depends on which rounds
-land a validation image or two within their limit, and the spread over seeds shows how much.
+``--seeds`` repeats each budget with other training seeds (the shuffles of retraining and every
+other random choice of the run; ``--config`` a file ``{"seed": S}``): a run's ratio depends on
+which rounds land a validation image or two within their limit, and the spread over seeds shows
+how much.
 
 Run: ``python -m tinycompress.experiments.budget_sweep lenet-300-100 --budgets 0.05 0.1 0.2 0.4``
 (about 5 to 10 minutes per budget and seed on 2 cores for LeNet-300-100, 20 to 55 for LeNet-5);
